@@ -1,0 +1,54 @@
+# Portcullis — Envoy external-authorization sidecar.
+# `make run` installs, generates, builds and serves the example policies; `make test` runs the suite.
+
+SHELL := /bin/bash
+NODE_BIN := node_modules/.bin
+DEPS := node_modules/@grpc/grpc-js-xds/deps
+PROTO_DEPS := proto/.deps
+
+.PHONY: install generate build run test check lint typecheck bench fuzz soak clean docs
+
+install: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# Links the third-party protos from npm packages into proto/.deps (git-ignored) and runs buf.
+generate: install
+	@mkdir -p $(PROTO_DEPS)
+	@for d in envoy-api xds googleapis protoc-gen-validate; do ln -sfn ../../$(DEPS)/$$d $(PROTO_DEPS)/$$d; done
+	@ln -sfn ../../node_modules/grpc-health-check/proto $(PROTO_DEPS)/grpc-health
+	$(NODE_BIN)/buf generate --template proto/buf.gen.yaml proto \
+	  --path $(PROTO_DEPS)/envoy-api/envoy/service/auth/v3/external_auth.proto \
+	  --path $(PROTO_DEPS)/grpc-health/health/v1/health.proto \
+	  $(if $(wildcard proto/portcullis),--path proto/portcullis,)
+
+src/gen/envoy/service/auth/v3/external_auth_pb.ts:
+	$(MAKE) generate
+
+build: install src/gen/envoy/service/auth/v3/external_auth_pb.ts
+	$(NODE_BIN)/tsc -p tsconfig.json
+
+run: build
+	node dist/cli/main.js serve --policies policies $(ARGS)
+
+typecheck: install src/gen/envoy/service/auth/v3/external_auth_pb.ts
+	$(NODE_BIN)/tsc -p tsconfig.check.json
+
+lint: install
+	$(NODE_BIN)/biome check .
+
+test: build
+	$(NODE_BIN)/vitest run $(ARGS)
+
+check: typecheck lint test
+
+docs: build
+	node dist/cli/main.js docs generate
+
+bench: build
+	$(NODE_BIN)/tsx bench/run.ts $(ARGS)
+
+clean:
+	rm -rf dist src/gen $(PROTO_DEPS) node_modules/.installed
