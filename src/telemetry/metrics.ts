@@ -1,0 +1,150 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus metric Portcullis exports, defined in this one file.
+ * Names follow Prometheus conventions (base units, `_total`, `_seconds`); labels are bounded —
+ * never a path, a principal or a token.
+ */
+
+/** Check latency buckets in seconds: 50 µs … 250 ms. */
+export const CHECK_LATENCY_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+] as const;
+
+/** Policy evaluation latency buckets in seconds: 1 µs … 10 ms. */
+export const EVAL_LATENCY_BUCKETS = [
+  0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.01,
+] as const;
+
+/** The metric handles passed to components (telemetry is injected, never a global). */
+export interface Metrics {
+  readonly registry: Registry;
+  /** Decisions by outcome (allow|deny), reason code, policy name and API (grpc|http|check). */
+  readonly decisions: Counter<'outcome' | 'reason' | 'policy' | 'api'>;
+  /** End-to-end Check latency by API and outcome (allow|deny|fault). */
+  readonly checkDuration: Histogram<'api' | 'outcome'>;
+  /** Policy evaluation latency. */
+  readonly evalDuration: Histogram<never>;
+  /** Identity failures by kind (jwt|x509|spiffe|xfcc) and reason code. */
+  readonly identityFailures: Counter<'kind' | 'reason'>;
+  /** Cache lookups by cache name (token|jwks|resource) and result (hit|miss|coalesced|negative). */
+  readonly cacheRequests: Counter<'cache' | 'result'>;
+  /** Shadow (AUDIT / shadow-mode / candidate) outcomes by policy, rule and agreement. */
+  readonly shadowOutcomes: Counter<'policy' | 'rule' | 'agreement'>;
+  /** Faults ("cannot decide") by gRPC code name and reason code. */
+  readonly faults: Counter<'code' | 'reason'>;
+  /** Check calls currently being processed. */
+  readonly inFlight: Gauge<'api'>;
+  /** Active bundle / policy-set info: value 1, labels revision and source. */
+  readonly bundleInfo: Gauge<'revision' | 'source'>;
+  /** Unix time (seconds) of the last successful bundle / policy load. */
+  readonly bundleLastSuccess: Gauge<never>;
+  /** Unix time (seconds) the active bundle was created. */
+  readonly bundleCreated: Gauge<never>;
+  /** Bundle / policy load failures by reason code. */
+  readonly bundleLoadFailures: Counter<'reason'>;
+  /** Decision-log records dropped (buffer full, sink failure) by sink. */
+  readonly decisionLogDrops: Counter<'sink'>;
+  /** Policy evaluation errors recorded under strict evaluation, by policy. */
+  readonly evalErrors: Counter<'policy'>;
+  /** 1 when ready to decide, else 0. */
+  readonly ready: Gauge<never>;
+}
+
+/** Creates the metric set on a fresh registry (or the given one), with default Node process metrics. */
+export function createMetrics(options: { registry?: Registry; defaultMetrics?: boolean } = {}): Metrics {
+  const registry = options.registry ?? new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    decisions: new Counter({
+      name: 'portcullis_decisions_total',
+      help: 'Authorization decisions by outcome, reason code, policy and API.',
+      labelNames: ['outcome', 'reason', 'policy', 'api'],
+      registers,
+    }),
+    checkDuration: new Histogram({
+      name: 'portcullis_check_duration_seconds',
+      help: 'End-to-end latency of a Check call inside the sidecar.',
+      labelNames: ['api', 'outcome'],
+      buckets: [...CHECK_LATENCY_BUCKETS],
+      registers,
+    }),
+    evalDuration: new Histogram({
+      name: 'portcullis_policy_evaluation_duration_seconds',
+      help: 'Latency of policy evaluation for one decision.',
+      buckets: [...EVAL_LATENCY_BUCKETS],
+      registers,
+    }),
+    identityFailures: new Counter({
+      name: 'portcullis_identity_failures_total',
+      help: 'Credentials or peer certificates that could not be verified, by kind and reason.',
+      labelNames: ['kind', 'reason'],
+      registers,
+    }),
+    cacheRequests: new Counter({
+      name: 'portcullis_cache_requests_total',
+      help: 'Cache lookups by cache and result.',
+      labelNames: ['cache', 'result'],
+      registers,
+    }),
+    shadowOutcomes: new Counter({
+      name: 'portcullis_shadow_outcomes_total',
+      help: 'Shadow rule outcomes by policy, rule and agreement with the enforced decision.',
+      labelNames: ['policy', 'rule', 'agreement'],
+      registers,
+    }),
+    faults: new Counter({
+      name: 'portcullis_faults_total',
+      help: 'Requests that could not be decided, by gRPC status code and reason.',
+      labelNames: ['code', 'reason'],
+      registers,
+    }),
+    inFlight: new Gauge({
+      name: 'portcullis_checks_in_flight',
+      help: 'Check calls currently being processed.',
+      labelNames: ['api'],
+      registers,
+    }),
+    bundleInfo: new Gauge({
+      name: 'portcullis_bundle_info',
+      help: 'The active policy bundle (value 1), by revision and source.',
+      labelNames: ['revision', 'source'],
+      registers,
+    }),
+    bundleLastSuccess: new Gauge({
+      name: 'portcullis_bundle_last_success_timestamp_seconds',
+      help: 'Unix time of the last successful policy bundle load.',
+      registers,
+    }),
+    bundleCreated: new Gauge({
+      name: 'portcullis_bundle_created_timestamp_seconds',
+      help: 'Unix time at which the active bundle was built.',
+      registers,
+    }),
+    bundleLoadFailures: new Counter({
+      name: 'portcullis_bundle_load_failures_total',
+      help: 'Policy bundle loads that were rejected or failed, by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    decisionLogDrops: new Counter({
+      name: 'portcullis_decision_log_dropped_total',
+      help: 'Decision log records dropped because a sink was full or failing.',
+      labelNames: ['sink'],
+      registers,
+    }),
+    evalErrors: new Counter({
+      name: 'portcullis_policy_evaluation_errors_total',
+      help: 'Policy condition errors recorded under strict evaluation, by policy.',
+      labelNames: ['policy'],
+      registers,
+    }),
+    ready: new Gauge({
+      name: 'portcullis_ready',
+      help: '1 when the sidecar has a verified policy set and is ready to decide.',
+      registers,
+    }),
+  };
+}
