@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { decisionConfigSchema } from '../decision/index.js';
+import { identityConfigSchema } from '../identity/index.js';
+import { policyConfigSchema } from '../policy/index.js';
+import { serverConfigSchema } from '../server/config.js';
+import { telemetryConfigSchema } from '../telemetry/index.js';
+
+/** The whole Portcullis configuration, composed from each component's own schema. */
+export const configSchema = z
+  .object({
+    server: serverConfigSchema.prefault({}),
+    policy: policyConfigSchema.prefault({}),
+    identity: identityConfigSchema.prefault({}),
+    decision: decisionConfigSchema.prefault({}),
+    telemetry: telemetryConfigSchema.prefault({}),
+  })
+  .strict()
+  .describe('Portcullis configuration.');
+
+/** The validated, frozen configuration. */
+export type PortcullisConfig = z.output<typeof configSchema>;

@@ -1,0 +1,12 @@
+export { type DecisionConfig, decisionConfigSchema } from './config.js';
+export { isRemovableHeader, isValidHeaderName, isValidHeaderValue } from './headers.js';
+export {
+  createResponder,
+  type DenyBody,
+  denyBody,
+  denyHttpStatus,
+  dynamicMetadata,
+  type Responder,
+  type ResponseContext,
+  wwwAuthenticate,
+} from './respond.js';

@@ -1,0 +1,116 @@
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import type { PortcullisConfig } from './config/schema.js';
+import { createResponder } from './decision/index.js';
+import { createIdentityResolver } from './identity/index.js';
+import { createAdminServer } from './server/admin.js';
+import { createAuthorizer } from './server/authorizer.js';
+import {
+  AUTHORIZATION_SERVICE_NAME,
+  authorizationService,
+  createCheckHandler,
+} from './server/check-service.js';
+import { bindGrpc, closeHttp, listenHttp } from './server/listen.js';
+import { loadLocalPolicies, watchLocalPolicies } from './server/local-policies.js';
+import { createPolicyStore } from './server/policy-store.js';
+import { createDecisionLogger } from './telemetry/index.js';
+import { createMetrics, type Metrics } from './telemetry/metrics.js';
+
+/** A running sidecar. */
+export interface Running {
+  readonly grpcPort: number;
+  readonly adminPort: number;
+  readonly metrics: Metrics;
+  /** Not-ready → stop accepting → drain in-flight calls (bounded by `graceMs`) → close. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Composition root: creates every component from the frozen config and starts serving. */
+export async function startPortcullis(config: PortcullisConfig, logger: Logger): Promise<Running> {
+  const metrics = createMetrics();
+  const store = createPolicyStore();
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE_NAME]: 'NOT_SERVING' });
+  let draining = false;
+  const setServing = (serving: boolean) => {
+    const status = serving && !draining ? 'SERVING' : 'NOT_SERVING';
+    health.setStatus('', status);
+    health.setStatus(AUTHORIZATION_SERVICE_NAME, status);
+    metrics.ready.set(status === 'SERVING' ? 1 : 0);
+  };
+  store.onActivate(() => setServing(true));
+
+  await loadLocalPolicies(config.policy.dir, store, metrics);
+  const stopWatch = config.policy.watch
+    ? watchLocalPolicies(config.policy.dir, store, { logger, metrics })
+    : () => {};
+  const identity = await createIdentityResolver(config.identity, { logger, metrics });
+  const decisionLog = createDecisionLogger(config.telemetry.decisionLog, { metrics, logger });
+  const authorizer = createAuthorizer({ identity, policies: store, metrics, decisionLog });
+  const responder = createResponder(config.decision);
+
+  const grpcServer = new grpc.Server({
+    'grpc.max_receive_message_length': config.server.grpc.maxReceiveMessageBytes,
+    'grpc.max_concurrent_streams': config.server.grpc.maxConcurrentStreams,
+  });
+  grpcServer.addService(
+    authorizationService,
+    createCheckHandler(authorizer, responder, metrics, {
+      maxInFlight: config.server.maxInFlight,
+      defaultTimeoutMs: config.server.defaultTimeout,
+    }) as grpc.UntypedHandleCall as never,
+  );
+  health.addToServer(grpcServer);
+  const admin = createAdminServer({
+    metrics,
+    readiness: () => {
+      const active = store.current();
+      const ready = active !== undefined && !draining;
+      return {
+        ready,
+        detail: {
+          draining,
+          revision: active?.revision ?? null,
+          source: active?.source ?? null,
+          policies: active?.set.policyCount ?? 0,
+          ageSeconds: active ? Math.round((Date.now() - active.activatedAtMs) / 1000) : null,
+        },
+      };
+    },
+  });
+
+  const grpcPort = await bindGrpc(grpcServer, config.server.grpc.host, config.server.grpc.port);
+  let adminPort: number;
+  try {
+    adminPort = await listenHttp(
+      admin,
+      config.server.admin.host,
+      config.server.admin.port,
+      'the admin server',
+    );
+  } catch (e) {
+    grpcServer.forceShutdown();
+    throw e;
+  }
+  setServing(store.current() !== undefined);
+
+  async function stop(graceMs = config.server.shutdownGrace): Promise<void> {
+    draining = true;
+    setServing(false);
+    stopWatch();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        logger.warn({ graceMs }, 'grace period over; cancelling the calls still in flight');
+        grpcServer.forceShutdown();
+        resolve();
+      }, graceMs);
+      grpcServer.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    await Promise.all([closeHttp(admin), identity.close(), decisionLog.close()]);
+  }
+
+  return { grpcPort, adminPort, metrics, stop };
+}

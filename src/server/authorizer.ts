@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { PortcullisError } from '../errors.js';
+import type { PolicyInput } from '../policy/index.js';
+import type { DecisionLogger } from '../telemetry/index.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type {
+  AuthzInput,
+  Decision,
+  IdentityFailure,
+  IdentityResult,
+  JsonObject,
+  Principal,
+} from '../types.js';
+import { NO_OBLIGATIONS } from '../types.js';
+import type { PolicyStore } from './policy-store.js';
+
+/** Which front door a decision came through (a metric label). */
+export type Api = 'grpc' | 'http' | 'check';
+
+/** Extra input of the application check API (issue 8): the action and the loaded resource. */
+export interface CheckTarget {
+  readonly action?: string;
+  readonly resource?: { readonly kind: string; readonly id: string; readonly attributes: JsonObject };
+}
+
+/** The outcome of the identify → evaluate stages for one request. */
+export interface Authorized {
+  readonly decision: Decision;
+  readonly decisionId: string;
+  readonly principal: Principal | undefined;
+  readonly revision: string;
+}
+
+/** The identify stage as the authorizer needs it. */
+export interface Identifier {
+  identify(input: AuthzInput): IdentityResult | Promise<IdentityResult>;
+}
+
+/** What the authorizer is built from. */
+export interface AuthorizerDeps {
+  readonly identity: Identifier;
+  readonly policies: PolicyStore;
+  readonly metrics: Metrics;
+  readonly decisionLog: DecisionLogger;
+  readonly now?: () => number;
+}
+
+/** The Decision for a credential or certificate that could not be verified. */
+export function identityDeny(failure: IdentityFailure): Decision {
+  return {
+    allowed: false,
+    status: failure.status,
+    reason: failure.reason,
+    ruleIds: [],
+    policy: '',
+    shadow: [],
+    obligations: NO_OBLIGATIONS,
+    errors: [],
+    evalMicros: 0,
+  };
+}
+
+/** Creates the shared identify → evaluate → observe pipeline used by gRPC, HTTP and the check API. */
+export function createAuthorizer(deps: AuthorizerDeps) {
+  const now = deps.now ?? Date.now;
+  const { metrics } = deps;
+
+  function evaluate(
+    input: AuthzInput,
+    identity: IdentityResult,
+    api: Api,
+    startNs: bigint,
+    target?: CheckTarget,
+  ): Authorized {
+    const active = deps.policies.current();
+    if (!active) throw new PortcullisError('no_policy_loaded', 'no verified policy set is loaded');
+    const decisionId = randomUUID();
+    let decision: Decision;
+    let principal: Principal | undefined;
+    if (identity.ok) {
+      principal = identity.principal;
+      const policyInput: PolicyInput = {
+        request: input,
+        principal,
+        now: now(),
+        ...(target?.action === undefined ? {} : { action: target.action }),
+        ...(target?.resource === undefined ? {} : { resource: target.resource }),
+      };
+      decision = active.set.evaluate(policyInput);
+      metrics.evalDuration.observe(decision.evalMicros / 1e6);
+      if (decision.errors.length > 0)
+        metrics.evalErrors.inc({ policy: decision.policy || 'none' }, decision.errors.length);
+      for (const s of decision.shadow) {
+        const [policy = '', rule = ''] = s.ruleId.split('#');
+        metrics.shadowOutcomes.inc({ policy, rule, agreement: s.agrees ? 'agree' : 'disagree' });
+      }
+    } else {
+      decision = identityDeny(identity);
+    }
+    const outcome = decision.allowed ? 'allow' : 'deny';
+    metrics.decisions.inc({ outcome, reason: decision.reason, policy: decision.policy || 'none', api });
+    const latencyMicros = Number(process.hrtime.bigint() - startNs) / 1000;
+    deps.decisionLog.log({
+      decisionId,
+      api,
+      input,
+      principal,
+      decision,
+      bundleRevision: active.revision,
+      latencyMicros,
+      timeMs: now(),
+      ...(target?.action === undefined ? {} : { action: target.action }),
+      ...(target?.resource === undefined ? {} : { resource: target.resource }),
+    });
+    return { decision, decisionId, principal, revision: active.revision };
+  }
+
+  /**
+   * Decides one request. Synchronous when identification is (cached token / no token); a Promise
+   * when a credential must be verified first. Throws PortcullisError for "cannot decide".
+   */
+  function authorize(
+    input: AuthzInput,
+    api: Api,
+    target?: CheckTarget,
+    abandoned?: () => boolean,
+  ): Authorized | Promise<Authorized> {
+    const startNs = process.hrtime.bigint();
+    if (!deps.policies.current())
+      throw new PortcullisError('no_policy_loaded', 'no verified policy set is loaded');
+    const identity = deps.identity.identify(input);
+    if (identity instanceof Promise) {
+      return identity.then((id) => {
+        // The caller left (cancelled or past its deadline) while we verified: do no more work.
+        if (abandoned?.())
+          throw new PortcullisError('request_cancelled', 'the caller left before the decision');
+        return evaluate(input, id, api, startNs, target);
+      });
+    }
+    return evaluate(input, identity, api, startNs, target);
+  }
+
+  return { authorize };
+}
+
+/** The shared decision pipeline. */
+export type Authorizer = ReturnType<typeof createAuthorizer>;

@@ -1,0 +1,144 @@
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import * as grpc from '@grpc/grpc-js';
+import type { Responder } from '../decision/index.js';
+import { type ErrorCode, isPortcullisError } from '../errors.js';
+import {
+  type CheckRequest,
+  CheckRequestSchema,
+  type CheckResponse,
+  CheckResponseSchema,
+} from '../gen/envoy/service/auth/v3/external_auth_pb.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { Authorized, Authorizer } from './authorizer.js';
+import { normalizeCheckRequest } from './normalize.js';
+
+/** A request that could not be decoded; answered with INVALID_ARGUMENT instead of grpc-js's INTERNAL. */
+interface Undecodable {
+  readonly undecodable: string;
+}
+
+function deserialize(bytes: Buffer): CheckRequest | Undecodable {
+  try {
+    return fromBinary(CheckRequestSchema, bytes);
+  } catch (e) {
+    return { undecodable: (e as Error).message };
+  }
+}
+
+/** The Authorization service with protobuf-es (de)serializers — no dynamic proto loading. */
+export const authorizationService = {
+  check: {
+    path: '/envoy.service.auth.v3.Authorization/Check',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (m: CheckRequest) => Buffer.from(toBinary(CheckRequestSchema, m)),
+    requestDeserialize: deserialize,
+    responseSerialize: (m: CheckResponse) => Buffer.from(toBinary(CheckResponseSchema, m)),
+    responseDeserialize: (b: Buffer) => fromBinary(CheckResponseSchema, b),
+  },
+} satisfies grpc.ServiceDefinition;
+
+/** The gRPC service name, for health checks. */
+export const AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
+
+const FAULT_STATUS: Partial<Record<ErrorCode, grpc.status>> = {
+  no_policy_loaded: grpc.status.UNAVAILABLE,
+  invalid_request: grpc.status.INVALID_ARGUMENT,
+  deadline_exceeded: grpc.status.DEADLINE_EXCEEDED,
+  request_cancelled: grpc.status.CANCELLED,
+  resource_exhausted: grpc.status.RESOURCE_EXHAUSTED,
+  jwks_unavailable: grpc.status.UNAVAILABLE,
+};
+
+/** Limits the handler enforces. */
+export interface CheckHandlerOptions {
+  readonly maxInFlight: number;
+  /** Budget (ms) when the caller sent no grpc-timeout. */
+  readonly defaultTimeoutMs: number;
+}
+
+/** Creates the Check handler: normalize → identify/evaluate → respond, faults as gRPC errors. */
+export function createCheckHandler(
+  authorizer: Authorizer,
+  responder: Responder,
+  metrics: Metrics,
+  options: CheckHandlerOptions,
+): grpc.handleUnaryCall<CheckRequest | Undecodable, CheckResponse> {
+  let inFlight = 0;
+  const inFlightGauge = metrics.inFlight.labels({ api: 'grpc' });
+
+  return function check(call, callback) {
+    const startNs = process.hrtime.bigint();
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+
+    const finish = (err: grpc.ServiceError | null, res?: CheckResponse, outcome = 'fault') => {
+      if (finished) return;
+      finished = true;
+      if (timer) clearTimeout(timer);
+      inFlight--;
+      inFlightGauge.dec();
+      metrics.checkDuration.observe(
+        { api: 'grpc', outcome },
+        Number(process.hrtime.bigint() - startNs) / 1e9,
+      );
+      if (err) callback(err);
+      else callback(null, res);
+    };
+    const fault = (code: grpc.status, reason: ErrorCode, details: string) => {
+      metrics.faults.inc({ code: grpc.status[code] ?? String(code), reason });
+      finish({ name: 'PortcullisFault', message: details, code, details, metadata: new grpc.Metadata() });
+    };
+    const onError = (e: unknown) => {
+      if (isPortcullisError(e)) fault(FAULT_STATUS[e.code] ?? grpc.status.INTERNAL, e.code, e.message);
+      else fault(grpc.status.INTERNAL, 'internal_error', 'internal error');
+    };
+    const respond = (r: Authorized) => {
+      if (finished) return;
+      try {
+        finish(null, responder.toCheckResponse(r.decision, r), r.decision.allowed ? 'allow' : 'deny');
+      } catch (e) {
+        onError(e);
+      }
+    };
+
+    inFlight++;
+    inFlightGauge.inc();
+    if (inFlight > options.maxInFlight) {
+      fault(grpc.status.RESOURCE_EXHAUSTED, 'resource_exhausted', 'too many Checks in flight');
+      return;
+    }
+    const req = call.request;
+    if ('undecodable' in req) {
+      fault(grpc.status.INVALID_ARGUMENT, 'invalid_request', `undecodable CheckRequest: ${req.undecodable}`);
+      return;
+    }
+    try {
+      const result = authorizer.authorize(
+        normalizeCheckRequest(req),
+        'grpc',
+        undefined,
+        () => finished || call.cancelled,
+      );
+      if (!(result instanceof Promise)) {
+        respond(result);
+        return;
+      }
+      // Async work (a token to verify): honour the caller's deadline and cancellation.
+      const deadline = call.getDeadline();
+      const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+      const budget = Number.isFinite(deadlineMs) ? deadlineMs - Date.now() - 1 : options.defaultTimeoutMs;
+      timer = setTimeout(
+        () =>
+          fault(grpc.status.DEADLINE_EXCEEDED, 'deadline_exceeded', 'deadline exceeded before a decision'),
+        Math.max(0, budget),
+      );
+      call.once('cancelled', () =>
+        fault(grpc.status.CANCELLED, 'request_cancelled', 'cancelled by the caller'),
+      );
+      result.then(respond, onError);
+    } catch (e) {
+      onError(e);
+    }
+  };
+}

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { duration, port } from '../config/duration.js';
+
+/** Config of the listeners, limits and lifecycle. */
+export const serverConfigSchema = z
+  .object({
+    grpc: z
+      .object({
+        host: z.string().default('0.0.0.0').describe('Address the gRPC ext_authz server binds to.'),
+        port: port(
+          9191,
+          'Port of the gRPC ext_authz (envoy.service.auth.v3.Authorization) and health server.',
+        ),
+        maxReceiveMessageBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(4 * 1024 * 1024)
+          .describe('Largest CheckRequest accepted, in bytes; larger ones fail with RESOURCE_EXHAUSTED.'),
+        maxConcurrentStreams: z
+          .number()
+          .int()
+          .min(1)
+          .default(1000)
+          .describe(
+            'HTTP/2 concurrent streams per connection (Envoy multiplexes many Checks on few connections).',
+          ),
+      })
+      .strict()
+      .prefault({})
+      .describe('gRPC listener.'),
+    admin: z
+      .object({
+        host: z.string().default('0.0.0.0').describe('Address the admin HTTP server binds to.'),
+        port: port(9193, 'Port of the admin HTTP server: /healthz, /readyz, /metrics.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Admin HTTP listener (probes and metrics).'),
+    maxInFlight: z
+      .number()
+      .int()
+      .min(1)
+      .default(10_000)
+      .describe('Checks processed at once; beyond it a Check fails fast with RESOURCE_EXHAUSTED.'),
+    defaultTimeout: duration('1s', 'Time budget of a Check whose caller sent no deadline (grpc-timeout).'),
+    shutdownGrace: duration(
+      '10s',
+      'On SIGTERM/SIGINT: how long in-flight calls may take to drain before exit.',
+    ),
+  })
+  .strict()
+  .describe('Listeners, limits and lifecycle.');
+
+/** Server config after parsing (durations in milliseconds). */
+export type ServerConfig = z.output<typeof serverConfigSchema>;

@@ -1,0 +1,147 @@
+import type { JsonObject as PbJsonObject } from '@bufbuild/protobuf';
+import type { Address } from '../gen/envoy/config/core/v3/address_pb.js';
+import type { HeaderMap, Metadata } from '../gen/envoy/config/core/v3/base_pb.js';
+import type { AttributeContext_Peer } from '../gen/envoy/service/auth/v3/attribute_context_pb.js';
+import type { CheckRequest } from '../gen/envoy/service/auth/v3/external_auth_pb.js';
+import type { AuthzInput, JsonObject, PeerInput } from '../types.js';
+import { normalizeTarget } from './path.js';
+
+/**
+ * normalize: the only place that reads Envoy's CheckRequest on the way in. Produces a plain
+ * AuthzInput honouring envoy-ext-authz-contract.md facts 4–17.
+ */
+
+const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
+const EMPTY_BYTES = new Uint8Array(0);
+const TRACEPARENT_RE = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const UPPER_RE = /[A-Z]/;
+// Contract fact 12: Envoy replaces non-UTF-8 bytes with '!'; we do the same for raw header values.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8Lenient = new TextDecoder('utf-8');
+
+function decodeRaw(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return utf8Lenient.decode(bytes).replace(/\uFFFD/g, '!');
+  }
+}
+
+/** `header_map` (contract fact 13): raw bytes, repeated keys not merged — we join them with ','. */
+export function headersFromHeaderMap(map: HeaderMap): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of map.headers) {
+    const key = h.key.toLowerCase();
+    const value = h.rawValue.length > 0 ? decodeRaw(h.rawValue) : h.value;
+    const prev = out[key];
+    out[key] = prev === undefined ? value : `${prev},${value}`;
+  }
+  return out;
+}
+
+/** Envoy sends lowercase keys (fact 12); other clients may not, and must not evade header rules. */
+function lowerKeys(headers: Record<string, string>): Record<string, string> {
+  let needed = false;
+  for (const k in headers) {
+    if (UPPER_RE.test(k)) {
+      needed = true;
+      break;
+    }
+  }
+  if (!needed) return headers;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    const key = k.toLowerCase();
+    const prev = out[key];
+    out[key] = prev === undefined ? v : `${prev},${v}`;
+  }
+  return out;
+}
+
+function socket(address: Address | undefined): { address: string; port: number } {
+  const a = address?.address;
+  if (a?.case === 'socketAddress') {
+    const p = a.value.portSpecifier;
+    return { address: a.value.address, port: p.case === 'portValue' ? p.value : 0 };
+  }
+  return { address: '', port: 0 };
+}
+
+/** Fact 6: the peer certificate arrives URL-encoded; a malformed encoding is passed on as-is to fail verification. */
+function decodeCertificate(cert: string): string {
+  if (!cert) return '';
+  try {
+    return decodeURIComponent(cert);
+  } catch {
+    return cert;
+  }
+}
+
+function peer(p: AttributeContext_Peer | undefined): PeerInput {
+  if (!p) return { address: '', port: 0, principal: '', certificate: '', service: '', labels: EMPTY };
+  const { address, port } = socket(p.address);
+  return {
+    address,
+    port,
+    principal: p.principal,
+    certificate: decodeCertificate(p.certificate),
+    service: p.service,
+    labels: p.labels,
+  };
+}
+
+function metadata(m: Metadata | undefined): Record<string, JsonObject> {
+  if (!m) return {};
+  return m.filterMetadata as Record<string, PbJsonObject> as Record<string, JsonObject>;
+}
+
+/** Strips a default port from `:authority` and lower-cases it. */
+export function normalizeHost(host: string, scheme: string): string {
+  const h = host.toLowerCase();
+  if ((scheme === 'https' && h.endsWith(':443')) || (scheme === 'http' && h.endsWith(':80'))) {
+    return h.slice(0, h.lastIndexOf(':'));
+  }
+  return h;
+}
+
+/** Converts Envoy's CheckRequest into the pipeline's AuthzInput. Never throws on odd content. */
+export function normalizeCheckRequest(req: CheckRequest): AuthzInput {
+  const attrs = req.attributes;
+  const http = attrs?.request?.http;
+  const rawHeaders = http?.headers ?? {};
+  let headers = lowerKeys(rawHeaders);
+  if (http?.headerMap && http.headerMap.headers.length > 0) {
+    headers = { ...headersFromHeaderMap(http.headerMap), ...headers };
+  }
+  const scheme = (http?.scheme || headers[':scheme'] || '').toLowerCase();
+  const rawPath = http?.path || headers[':path'] || '';
+  const target = normalizeTarget(rawPath);
+  const time = attrs?.request?.time;
+  const traceparent = headers.traceparent ?? '';
+  return {
+    source: peer(attrs?.source),
+    destination: peer(attrs?.destination),
+    request: {
+      id: http?.id ?? '',
+      method: (http?.method || headers[':method'] || '').toUpperCase(),
+      path: target.path,
+      rawPath,
+      query: target.query,
+      host: normalizeHost(http?.host || headers[':authority'] || headers.host || '', scheme),
+      scheme,
+      protocol: http?.protocol ?? '',
+      headers,
+      body: http?.body ?? '',
+      rawBody: http?.rawBody ?? EMPTY_BYTES,
+      size: http ? Number(http.size) : -1,
+      timeMs: time ? Number(time.seconds) * 1000 + Math.floor(time.nanos / 1e6) : 0,
+      pathInvalid: target.invalid,
+    },
+    contextExtensions: attrs?.contextExtensions ?? EMPTY,
+    metadata: metadata(attrs?.metadataContext),
+    routeMetadata: metadata(attrs?.routeMetadataContext),
+    requestId: headers['x-request-id'] ?? '',
+    traceparent: TRACEPARENT_RE.test(traceparent) ? traceparent : '',
+    tlsSni: attrs?.tlsSession?.sni ?? '',
+  };
+}

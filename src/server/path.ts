@@ -1,0 +1,92 @@
+/**
+ * Request-target normalization so that path rules cannot be bypassed by encoding tricks
+ * (RFC 3986 §6.2.2: case and percent-encoding normalization, §5.2.4: remove dot segments).
+ */
+
+/** The normalized path and its parsed query. */
+export interface NormalizedTarget {
+  readonly path: string;
+  readonly query: Record<string, string>;
+  /** True when the target cannot be normalized safely; such requests are denied. */
+  readonly invalid: boolean;
+}
+
+const HEX = /^[0-9a-fA-F]{2}$/;
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+// Control characters (incl. NUL, CR, LF) have no place in a request path.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Decodes %XX of unreserved characters, upper-cases the hex of the others; undefined if malformed. */
+export function normalizePercentEncoding(segment: string): string | undefined {
+  if (!segment.includes('%')) return segment;
+  let out = '';
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment[i] as string;
+    if (c !== '%') {
+      out += c;
+      continue;
+    }
+    const hex = segment.slice(i + 1, i + 3);
+    if (!HEX.test(hex)) return undefined;
+    const ch = String.fromCharCode(Number.parseInt(hex, 16));
+    if (CONTROL.test(ch)) return undefined;
+    out += UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
+    i += 2;
+  }
+  return out;
+}
+
+/** RFC 3986 §5.2.4 remove_dot_segments, after merging repeated slashes. */
+export function removeDotSegments(path: string): string {
+  const input = path.split('/');
+  const out: string[] = [];
+  for (const seg of input.slice(1)) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  const trailing = path.endsWith('/') || path.endsWith('/.') || path.endsWith('/..');
+  const joined = `/${out.join('/')}`;
+  return trailing && joined !== '/' ? `${joined}/` : joined;
+}
+
+function decodeQueryComponent(s: string): string {
+  const plus = s.includes('+') ? s.replace(/\+/g, ' ') : s;
+  try {
+    return decodeURIComponent(plus);
+  } catch {
+    return plus;
+  }
+}
+
+/** Parses `a=1&b=2&a=3` into `{a: '1,3', b: '2'}` (repeated keys joined like Envoy joins headers). */
+export function parseQuery(query: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!query) return out;
+  for (const part of query.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const key = decodeQueryComponent(eq < 0 ? part : part.slice(0, eq));
+    const value = eq < 0 ? '' : decodeQueryComponent(part.slice(eq + 1));
+    const prev = out[key];
+    out[key] = prev === undefined ? value : `${prev},${value}`;
+  }
+  return out;
+}
+
+const EMPTY_QUERY: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** Splits a request target (path + query, as Envoy sends it) and normalizes the path. */
+export function normalizeTarget(raw: string): NormalizedTarget {
+  const hash = raw.indexOf('#');
+  const target = hash < 0 ? raw : raw.slice(0, hash);
+  const q = target.indexOf('?');
+  const rawPath = q < 0 ? target : target.slice(0, q);
+  const query = q < 0 ? EMPTY_QUERY : parseQuery(target.slice(q + 1));
+  if (rawPath === '*') return { path: '*', query, invalid: false };
+  if (!rawPath.startsWith('/') || CONTROL.test(rawPath)) return { path: rawPath, query, invalid: true };
+  const decoded = normalizePercentEncoding(rawPath);
+  if (decoded === undefined) return { path: rawPath, query, invalid: true };
+  const simple = !decoded.includes('//') && !decoded.includes('/.');
+  return { path: simple ? decoded : removeDotSegments(decoded), query, invalid: false };
+}
