@@ -11,6 +11,7 @@ import {
   authorizationService,
   createCheckHandler,
 } from './server/check-service.js';
+import { createHttpAuthzServer } from './server/http-authz.js';
 import { bindGrpc, closeHttp, listenHttp } from './server/listen.js';
 import { loadLocalPolicies, watchLocalPolicies } from './server/local-policies.js';
 import { createPolicyStore } from './server/policy-store.js';
@@ -21,6 +22,8 @@ import { createMetrics, type Metrics } from './telemetry/metrics.js';
 export interface Running {
   readonly grpcPort: number;
   readonly adminPort: number;
+  /** Port of the HTTP authorization mode, undefined when disabled. */
+  readonly httpPort: number | undefined;
   readonly metrics: Metrics;
   /** Not-ready → stop accepting → drain in-flight calls (bounded by `graceMs`) → close. */
   stop(graceMs?: number): Promise<void>;
@@ -79,8 +82,18 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
     },
   });
 
+  const httpCfg = config.server.http;
+  const httpAuthz = httpCfg.enabled
+    ? createHttpAuthzServer(authorizer, config.decision, metrics, {
+        pathPrefix: httpCfg.pathPrefix,
+        maxBodyBytes: httpCfg.maxBodyBytes,
+        timeoutMs: config.server.defaultTimeout,
+      })
+    : undefined;
+
   const grpcPort = await bindGrpc(grpcServer, config.server.grpc.host, config.server.grpc.port);
   let adminPort: number;
+  let httpPort: number | undefined;
   try {
     adminPort = await listenHttp(
       admin,
@@ -88,8 +101,10 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
       config.server.admin.port,
       'the admin server',
     );
+    if (httpAuthz) httpPort = await listenHttp(httpAuthz, httpCfg.host, httpCfg.port, 'HTTP authorization');
   } catch (e) {
     grpcServer.forceShutdown();
+    await closeHttp(admin);
     throw e;
   }
   setServing(store.current() !== undefined);
@@ -109,8 +124,13 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
         resolve();
       });
     });
-    await Promise.all([closeHttp(admin), identity.close(), decisionLog.close()]);
+    await Promise.all([
+      closeHttp(admin),
+      httpAuthz ? closeHttp(httpAuthz) : undefined,
+      identity.close(),
+      decisionLog.close(),
+    ]);
   }
 
-  return { grpcPort, adminPort, metrics, stop };
+  return { grpcPort, adminPort, httpPort, metrics, stop };
 }

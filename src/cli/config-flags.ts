@@ -10,6 +10,7 @@ export const CONFIG_FLAGS = {
   policies: { type: 'string' },
   'grpc-port': { type: 'string' },
   'admin-port': { type: 'string' },
+  'http-port': { type: 'string' },
   'log-level': { type: 'string' },
   set: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
@@ -20,6 +21,7 @@ export const CONFIG_FLAGS_HELP = `  -c, --config FILE     YAML config file (also
   --policies DIR        policy directory (policy.dir)
   --grpc-port N         gRPC ext_authz port (server.grpc.port; 0 = any free port)
   --admin-port N        admin port for /healthz /readyz /metrics (server.admin.port)
+  --http-port N         HTTP authorization mode port (server.http.port)
   --log-level LEVEL     trace|debug|info|warn|error|fatal (telemetry.log.level)
   --set KEY=VALUE       any config key, e.g. --set identity.jwt.required=true (repeatable)
 Precedence: schema defaults < config file < PORTCULLIS_* environment < flags.`;
@@ -41,6 +43,8 @@ export function flagsToConfig(values: ConfigFlagValues): RawConfig {
     setPath(out, ['server', 'grpc', 'port'], portFlag('grpc-port', values['grpc-port']));
   if (values['admin-port'] !== undefined)
     setPath(out, ['server', 'admin', 'port'], portFlag('admin-port', values['admin-port']));
+  if (values['http-port'] !== undefined)
+    setPath(out, ['server', 'http', 'port'], portFlag('http-port', values['http-port']));
   if (typeof values['log-level'] === 'string')
     setPath(out, ['telemetry', 'log', 'level'], values['log-level']);
   for (const kv of (values.set as string[] | undefined) ?? []) {

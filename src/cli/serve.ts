@@ -24,6 +24,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     {
       grpcPort: running.grpcPort,
       adminPort: running.adminPort,
+      httpPort: running.httpPort,
       policies: config.policy.dir,
       pid: process.pid,
     },

@@ -1,5 +1,6 @@
 export { type DecisionConfig, decisionConfigSchema } from './config.js';
 export { isRemovableHeader, isValidHeaderName, isValidHeaderValue } from './headers.js';
+export { type HttpAuthzResponse, toHttpResponse } from './http-response.js';
 export {
   createResponder,
   type DenyBody,

@@ -37,6 +37,34 @@ export const serverConfigSchema = z
       .strict()
       .prefault({})
       .describe('Admin HTTP listener (probes and metrics).'),
+    http: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Serve the HTTP authorization mode (Envoy HTTP ext_authz, nginx auth_request, Traefik forwardAuth, Caddy forward_auth).',
+          ),
+        host: z.string().default('0.0.0.0').describe('Address the HTTP authorization server binds to.'),
+        port: port(9192, 'Port of the HTTP authorization server.'),
+        pathPrefix: z
+          .string()
+          .default('')
+          .describe(
+            "Prefix Envoy's HTTP ext_authz service adds (`path_prefix`); stripped before evaluation.",
+          ),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(64 * 1024)
+          .describe(
+            'Largest request body read in HTTP mode (Envoy `with_request_body`); a larger one is a 413.',
+          ),
+      })
+      .strict()
+      .prefault({})
+      .describe('HTTP authorization mode listener.'),
     maxInFlight: z
       .number()
       .int()

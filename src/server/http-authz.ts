@@ -1,0 +1,211 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { DecisionConfig } from '../decision/index.js';
+import { toHttpResponse } from '../decision/index.js';
+import { isPortcullisError } from '../errors.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { AuthzInput, PeerInput } from '../types.js';
+import type { Authorized, Authorizer } from './authorizer.js';
+import { normalizeHost } from './normalize.js';
+import { normalizeTarget } from './path.js';
+
+/** Options of the HTTP authorization front door. */
+export interface HttpAuthzOptions {
+  readonly pathPrefix: string;
+  readonly maxBodyBytes: number;
+  readonly timeoutMs: number;
+}
+
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+const EMPTY_BYTES = new Uint8Array(0);
+
+function header(h: Record<string, string>, name: string): string {
+  return h[name] ?? '';
+}
+
+/**
+ * Where the original request is described. nginx auth_request: `X-Original-URI`/`-Method`;
+ * Traefik forwardAuth and Caddy forward_auth: `X-Forwarded-Method/-Uri/-Host/-Proto`;
+ * otherwise Envoy's HTTP ext_authz mode: this request *is* the original (minus `path_prefix`).
+ */
+export function originalRequest(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  prefix: string,
+): { method: string; target: string; host: string; scheme: string; mode: string } {
+  const host = header(headers, 'host');
+  if (headers['x-original-uri'] !== undefined) {
+    return {
+      method: header(headers, 'x-original-method') || method,
+      target: header(headers, 'x-original-uri'),
+      host: header(headers, 'x-original-host') || host,
+      scheme: header(headers, 'x-original-proto') || header(headers, 'x-forwarded-proto') || 'http',
+      mode: 'nginx',
+    };
+  }
+  if (headers['x-forwarded-uri'] !== undefined) {
+    return {
+      method: header(headers, 'x-forwarded-method') || method,
+      target: header(headers, 'x-forwarded-uri'),
+      host: header(headers, 'x-forwarded-host') || host,
+      scheme: header(headers, 'x-forwarded-proto') || 'http',
+      mode: 'forward-auth',
+    };
+  }
+  const target = prefix && url.startsWith(prefix) ? url.slice(prefix.length) || '/' : url;
+  return { method, target, host, scheme: header(headers, 'x-forwarded-proto') || 'http', mode: 'envoy-http' };
+}
+
+/** Lower-case names, repeated headers joined with ',' like Envoy (contract fact 12). */
+function joinHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values) out[name] = values.join(',');
+  }
+  return out;
+}
+
+/** Builds the pipeline's AuthzInput from a proxy's authorization subrequest. */
+export function httpAuthzInput(req: IncomingMessage, body: string, prefix: string): AuthzInput {
+  const raw = joinHeaders(req);
+  const o = originalRequest(req.method ?? 'GET', req.url ?? '/', raw, prefix);
+  const scheme = o.scheme.toLowerCase();
+  const host = normalizeHost(o.host, scheme);
+  // Pseudo-headers as Envoy's gRPC mode would send them, so policies behave identically.
+  const headers = {
+    ...raw,
+    ':authority': host,
+    ':method': o.method.toUpperCase(),
+    ':path': o.target,
+    ':scheme': scheme,
+  };
+  const t = normalizeTarget(o.target);
+  const source: PeerInput = {
+    address: req.socket.remoteAddress ?? '',
+    port: req.socket.remotePort ?? 0,
+    principal: '',
+    certificate: '',
+    service: '',
+    labels: NO_LABELS,
+  };
+  const destination: PeerInput = {
+    ...source,
+    address: req.socket.localAddress ?? '',
+    port: req.socket.localPort ?? 0,
+  };
+  const tp = raw.traceparent ?? '';
+  return {
+    source,
+    destination,
+    request: {
+      id: '',
+      method: o.method.toUpperCase(),
+      path: t.path,
+      rawPath: o.target,
+      query: t.query,
+      host,
+      scheme,
+      protocol: `HTTP/${req.httpVersion}`,
+      headers,
+      body,
+      rawBody: EMPTY_BYTES,
+      size: Buffer.byteLength(body),
+      timeMs: Date.now(),
+      pathInvalid: t.invalid,
+    },
+    contextExtensions: NO_LABELS,
+    metadata: {},
+    routeMetadata: {},
+    requestId: raw['x-request-id'] ?? '',
+    traceparent: /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(tp) ? tp : '',
+    tlsSni: '',
+  };
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        resolve(undefined);
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  headers: readonly { name: string; value: string }[],
+  body: string,
+): void {
+  if (res.headersSent) return;
+  const h: Record<string, string> = { 'cache-control': 'no-store' };
+  for (const x of headers) h[x.name] = x.value;
+  res.writeHead(status, h);
+  res.end(body);
+}
+
+/** Creates the HTTP authorization server: same pipeline, same decisions and logs as gRPC. */
+export function createHttpAuthzServer(
+  authorizer: Authorizer,
+  decision: DecisionConfig,
+  metrics: Metrics,
+  options: HttpAuthzOptions,
+): Server {
+  const inFlight = metrics.inFlight.labels({ api: 'http' });
+  return createServer((req, res) => {
+    const start = process.hrtime.bigint();
+    inFlight.inc();
+    let outcome = 'fault';
+    res.once('close', () => {
+      inFlight.dec();
+      metrics.checkDuration.observe({ api: 'http', outcome }, Number(process.hrtime.bigint() - start) / 1e9);
+    });
+    const fault = (status: number, code: string, reason: string) => {
+      metrics.faults.inc({ code, reason });
+      send(
+        res,
+        status,
+        [{ name: 'content-type', value: 'application/json' }],
+        JSON.stringify({ decision: 'error', reason }),
+      );
+    };
+    const answer = (r: Authorized) => {
+      outcome = r.decision.allowed ? 'allow' : 'deny';
+      const out = toHttpResponse(decision, r.decision, r);
+      send(res, out.status, out.headers, out.body);
+    };
+    const onError = (e: unknown) => {
+      if (isPortcullisError(e) && e.code === 'no_policy_loaded') fault(503, 'UNAVAILABLE', e.code);
+      else if (isPortcullisError(e) && e.code === 'request_cancelled') fault(499, 'CANCELLED', e.code);
+      else fault(500, 'INTERNAL', 'internal_error');
+    };
+    res.setTimeout(options.timeoutMs, () => fault(504, 'DEADLINE_EXCEEDED', 'deadline_exceeded'));
+    readBody(req, options.maxBodyBytes).then((body) => {
+      if (body === undefined) {
+        fault(413, 'RESOURCE_EXHAUSTED', 'resource_exhausted');
+        return;
+      }
+      try {
+        const result = authorizer.authorize(
+          httpAuthzInput(req, body, options.pathPrefix),
+          'http',
+          undefined,
+          () => res.writableEnded || res.destroyed,
+        );
+        if (result instanceof Promise) result.then(answer, onError);
+        else answer(result);
+      } catch (e) {
+        onError(e);
+      }
+    }, onError);
+  });
+}
