@@ -20,8 +20,10 @@ export const ERROR_CODES = [
   // Request-shape denies.
   'invalid_path',
   // Identity: credentials (401) and peer certificates (403).
+  'certificate_expired',
   'certificate_invalid',
   'certificate_mismatch',
+  'certificate_missing',
   'certificate_untrusted',
   'credential_missing',
   'jwks_unavailable',
@@ -38,6 +40,7 @@ export const ERROR_CODES = [
   'token_too_large',
   'token_too_old',
   'trust_domain_not_allowed',
+  'xfcc_invalid',
   'xfcc_untrusted',
   // Configuration and policy loading.
   'config_invalid',
