@@ -56,7 +56,9 @@ export const ERROR_CODES = [
   'bundle_key_unknown',
   'bundle_manifest_invalid',
   'bundle_rollback_refused',
+  'bundle_service_mismatch',
   'bundle_signature_invalid',
+  'bundle_tests_failed',
   'bundle_too_large',
   'bundle_unsafe_path',
   // Process / lifecycle.
