@@ -1,0 +1,187 @@
+/**
+ * Peer (workload) identity: Envoy's `source.principal`, the peer certificate verified as an
+ * X.509-SVID, or — from a trusted proxy only — the client named in `x-forwarded-client-cert`.
+ */
+import { BlockList, isIP } from 'node:net';
+import type { AuthzInput, SourceIdentity } from '../types.js';
+import { type KindedFailure, peerFailure } from './failure.js';
+import { compileGlobs } from './glob.js';
+import { sha256 } from './hash.js';
+import { LruCache } from './lru.js';
+import { parseSpiffeId, type SpiffeId, type SpiffeIdResult } from './spiffe-id.js';
+import type { TrustBundleStore } from './trust-bundle.js';
+import { type SvidResult, verifyX509Svid } from './x509-svid.js';
+import { parseXfcc } from './xfcc.js';
+
+/** How peers are authenticated (resolved from `identity.spiffe` and `identity.xfcc`). */
+export interface PeerOptions {
+  /** `required`: only verified X.509-SVIDs; `envoy`: Envoy's principal is trusted as is. */
+  readonly mode: 'required' | 'envoy';
+  readonly allowedTrustDomains: ReadonlySet<string>;
+  readonly bundles: TrustBundleStore;
+  readonly certificateCacheSize: number;
+  readonly xfcc: {
+    readonly enabled: boolean;
+    readonly trustedSpiffeIds: readonly string[];
+    readonly trustedAddresses: readonly string[];
+    readonly rejectUntrusted: boolean;
+  };
+}
+
+/** Resolves the peer of one request: its identity, or a 403-class failure. */
+export type PeerResolver = (input: AuthzInput, nowMs: number) => SourceIdentity | KindedFailure;
+
+interface CachedSvid {
+  readonly result: SvidResult;
+  readonly expiresAt: number;
+  readonly version: number;
+}
+
+/** A failed verification is re-tried after this long (or at the next bundle reload). */
+const FAILED_CERT_TTL_MS = 60_000;
+const XFCC_HEADER = 'x-forwarded-client-cert';
+
+/** Builds the SourceIdentity value policies see. */
+export function sourceIdentity(
+  principal: string,
+  id: SpiffeId | null,
+  verified: boolean,
+  address: string,
+): SourceIdentity {
+  return Object.freeze({
+    principal,
+    spiffeId: id?.id ?? '',
+    trustDomain: id?.trustDomain ?? '',
+    path: id?.path ?? '',
+    namespace: id?.namespace ?? '',
+    serviceAccount: id?.serviceAccount ?? '',
+    verified,
+    address,
+  });
+}
+
+function blockListOf(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [ip = '', bits] = entry.split('/');
+    const type = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(ip, type);
+    else list.addSubnet(ip, Number(bits), type);
+  }
+  return list;
+}
+
+/** Creates the peer resolver (synchronous: certificate verification is cached by PEM hash). */
+export function createPeerResolver(opts: PeerOptions): PeerResolver {
+  const certCache = new LruCache<CachedSvid>(opts.certificateCacheSize);
+  const idCache = new LruCache<SpiffeIdResult>(4096);
+  const trustedId = compileGlobs(opts.xfcc.trustedSpiffeIds);
+  const trustedAddresses = blockListOf(opts.xfcc.trustedAddresses);
+  const isTrustedProxy = (principal: string, address: string): boolean =>
+    (principal !== '' && trustedId(principal)) ||
+    (isIP(address) !== 0 && trustedAddresses.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4'));
+
+  const verifyCached = (pem: string, nowMs: number): SvidResult => {
+    const key = sha256(pem);
+    const hit = certCache.get(key);
+    if (hit && hit.version === opts.bundles.version && nowMs < hit.expiresAt) return hit.result;
+    const result = verifyX509Svid(pem, {
+      bundleFor: (td) => opts.bundles.get(td),
+      allowedTrustDomains: opts.allowedTrustDomains,
+      nowMs,
+    });
+    const expiresAt = result.ok ? result.notAfterMs : nowMs + FAILED_CERT_TTL_MS;
+    certCache.set(key, { result, expiresAt, version: opts.bundles.version });
+    return result;
+  };
+
+  const parseCached = (principal: string): SpiffeIdResult => {
+    let parsed = idCache.get(principal);
+    if (parsed === undefined) {
+      parsed = parseSpiffeId(principal);
+      idCache.set(principal, parsed);
+    }
+    return parsed;
+  };
+
+  const identify = (principal: string, pem: string, address: string, nowMs: number) => {
+    if (pem !== '') {
+      const svid = verifyCached(pem, nowMs);
+      if (svid.ok) {
+        if (principal !== '' && principal !== svid.spiffeId.id) {
+          return peerFailure(
+            'x509',
+            'certificate_mismatch',
+            'peer principal does not match the certificate URI SAN',
+          );
+        }
+        return sourceIdentity(svid.spiffeId.id, svid.spiffeId, true, address);
+      }
+      // Envoy mode: a certificate from a trust domain we hold no bundle for is Envoy's to vouch for.
+      if (!(svid.noBundle && opts.mode === 'envoy')) return peerFailure('x509', svid.reason, svid.detail);
+    }
+    if (principal === '') return sourceIdentity('', null, false, address);
+    if (opts.mode === 'required') {
+      return peerFailure(
+        'x509',
+        'certificate_missing',
+        'peer certificate not sent (Envoy: include_peer_certificate)',
+      );
+    }
+    if (!principal.toLowerCase().startsWith('spiffe:'))
+      return sourceIdentity(principal, null, false, address);
+    const parsed = parseCached(principal);
+    if (!parsed.ok) return peerFailure('spiffe', 'spiffe_id_invalid', `peer principal: ${parsed.error}`);
+    const td = parsed.value.trustDomain;
+    if (opts.allowedTrustDomains.size > 0 && !opts.allowedTrustDomains.has(td)) {
+      return peerFailure('spiffe', 'trust_domain_not_allowed', `trust domain ${td} is not allowed`);
+    }
+    return sourceIdentity(principal, parsed.value, false, address);
+  };
+
+  return (input, nowMs) => {
+    const src = input.source;
+    const xfcc = opts.xfcc.enabled ? input.request.headers[XFCC_HEADER] : undefined;
+    if (xfcc === undefined || xfcc === '')
+      return identify(src.principal, src.certificate, src.address, nowMs);
+    if (!isTrustedProxy(src.principal, src.address)) {
+      if (!opts.xfcc.rejectUntrusted) return identify(src.principal, src.certificate, src.address, nowMs);
+      return peerFailure(
+        'xfcc',
+        'xfcc_untrusted',
+        'x-forwarded-client-cert sent by a peer that is not a trusted proxy',
+      );
+    }
+    const fwd = forwardedClient(xfcc, src.principal);
+    if ('ok' in fwd) return fwd;
+    return identify(fwd.principal, fwd.pem, src.address, nowMs);
+  };
+}
+
+/** The client described by the last XFCC element (the one the trusted proxy appended). */
+function forwardedClient(
+  header: string,
+  proxyPrincipal: string,
+): { principal: string; pem: string } | KindedFailure {
+  const parsed = parseXfcc(header);
+  if (!parsed.ok) return peerFailure('xfcc', 'xfcc_invalid', `x-forwarded-client-cert: ${parsed.error}`);
+  const el = parsed.elements[parsed.elements.length - 1]!;
+  if (el.by.length > 0 && proxyPrincipal !== '' && !el.by.includes(proxyPrincipal)) {
+    return peerFailure(
+      'xfcc',
+      'xfcc_untrusted',
+      'x-forwarded-client-cert "By" does not name the forwarding proxy',
+    );
+  }
+  if (el.uri.length > 1)
+    return peerFailure('xfcc', 'xfcc_invalid', 'x-forwarded-client-cert has several URI SANs');
+  let pem = '';
+  if (el.cert !== '') {
+    try {
+      pem = decodeURIComponent(el.cert);
+    } catch {
+      return peerFailure('xfcc', 'xfcc_invalid', 'x-forwarded-client-cert "Cert" is not URL-encoded');
+    }
+  }
+  return { principal: el.uri[0] ?? '', pem };
+}
