@@ -12,33 +12,44 @@ export const REDACTED = '[REDACTED]';
 // Cheap pre-filter: a string shorter than this cannot hold a secret shape worth scanning for.
 const MIN_SCAN_LENGTH = 12;
 
-const RULES: readonly (readonly [RegExp, string])[] = [
+/** A scrubbing rule: a cheap guard (most strings stop there), the pattern and its replacement. */
+type Rule = readonly [guard: (s: string) => boolean, pattern: RegExp, replacement: string];
+
+const KEY_PREFIX = /AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|[sr]k_(?:live|test)_|AIza/;
+
+const RULES: readonly Rule[] = [
   // PEM blocks, raw or URL-encoded (XFCC `Cert=`/`Chain=`, contract fact 6).
-  [/(?:-|%2D){5}BEGIN[\s\S]*?(?:(?:-|%2D){5}END[^-%]*(?:-|%2D){5}|$)/gi, REDACTED],
+  [
+    (s) => s.includes('-----') || /%2D%2D/i.test(s),
+    /(?:-|%2D){5}BEGIN[\s\S]*?(?:(?:-|%2D){5}END[^-%]*(?:-|%2D){5}|$)/gi,
+    REDACTED,
+  ],
   // Compact JWS/JWE (RFC 7515/7516): base64url JSON header `{"` = `eyJ`.
-  [/eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){1,4}/g, REDACTED],
+  [(s) => s.includes('eyJ'), /eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){1,4}/g, REDACTED],
   // HTTP authorization schemes (RFC 9110 §11.4) wherever they appear.
   [
+    (s) => s.includes(' ') || s.includes('\t'),
     /\b(Bearer|Basic|Digest|Negotiate|NTLM|Token|Bot|DPoP|AWS4-HMAC-SHA256|ApiKey)\s+[^\s]+/gi,
     `$1 ${REDACTED}`,
   ],
   // key=value credentials in query strings, cookies and free text.
   [
+    (s) => s.includes('='),
     /\b([A-Za-z0-9_-]*(?:token|secret|passw(?:or)?d|pwd|api[_-]?key|apikey|session|sig|signature|credential|auth|code)[A-Za-z0-9_-]*)=([^&;\s,"']+)/gi,
     `$1=${REDACTED}`,
   ],
   // Well-known API key shapes: AWS, GitHub, GitLab, Slack, Stripe, Google.
   [
+    (s) => KEY_PREFIX.test(s),
     /\b(?:AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|AIza[0-9A-Za-z_-]{35})/g,
     REDACTED,
   ],
 ];
 
-// Opaque tokens: ≥ 32 base64url characters (no `/`, so paths survive) mixing upper case, lower case and digits
-// (plain hex digests and UUIDs are not mixed-case, so ids and hashes survive).
+// Opaque tokens: ≥ 32 base64url characters (no `/`, so paths survive) mixing upper case, lower case
+// and digits (plain hex digests and UUIDs are not mixed-case, so ids and hashes survive).
+const LONG_RUN = /[A-Za-z0-9+_-]{32}/;
 const OPAQUE = /[A-Za-z0-9+_-]{32,}={0,2}/g;
-const HINT =
-  /eyJ|-----|%2D%2D|bearer|basic|digest|negotiate|ntlm|token|bot|dpop|aws4|apikey|secret|pass|pwd|key|session|sig|credential|auth|code|AKIA|ASIA|gh[pousr]_|github_pat|glpat|xox|k_live|k_test|AIza|[A-Za-z0-9+_-]{32}/i;
 
 function scrubOpaque(match: string): string {
   return /[A-Z]/.test(match) && /[a-z]/.test(match) && /[0-9]/.test(match) ? REDACTED : match;
@@ -46,10 +57,10 @@ function scrubOpaque(match: string): string {
 
 /** Returns `s` with every secret-looking part replaced by `[REDACTED]`. */
 export function scrubString(s: string): string {
-  if (s.length < MIN_SCAN_LENGTH || !HINT.test(s)) return s;
+  if (s.length < MIN_SCAN_LENGTH) return s;
   let out = s;
-  for (const [re, replacement] of RULES) out = out.replace(re, replacement);
-  return out.replace(OPAQUE, scrubOpaque);
+  for (const [guard, re, replacement] of RULES) if (guard(out)) out = out.replace(re, replacement);
+  return LONG_RUN.test(out) ? out.replace(OPAQUE, scrubOpaque) : out;
 }
 
 /** Is this header name one whose value is a credential (by name) and therefore never logged? */
@@ -77,6 +88,7 @@ export function stripXfccCertificates(value: string): string {
     m = pair.exec(value);
   }
   // Anything the parser could not read is dropped rather than risk logging a certificate.
+  if (pairs.length > 0) elements.push(pairs.join(';'));
   return elements.join(',');
 }
 

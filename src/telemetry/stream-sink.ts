@@ -68,11 +68,24 @@ export function createStreamSink(
     async close(timeoutMs) {
       await waitDrained(stream, timeoutMs, () => failed);
       stream.off('error', fail);
-      if (target.kind === 'file') {
-        // Errors after close (e.g. a reader that never came) are no longer anyone's concern.
-        stream.on('error', () => {});
+      if (target.kind !== 'file') return;
+      // Errors after close (e.g. a reader that never came) are no longer anyone's concern.
+      stream.on('error', () => {});
+      if (failed || stream.writableLength > 0) {
         stream.destroy();
+        return;
       }
+      // end() also waits for a pending open, so a configured log file exists even when empty.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          stream.destroy();
+          resolve();
+        }, timeoutMs);
+        stream.end(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
     },
   };
 }
