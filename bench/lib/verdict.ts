@@ -1,0 +1,95 @@
+import type { TargetResult } from './measure.js';
+import { rateRun, type ScalingResult } from './report.js';
+
+const ratio = (a: number | undefined, b: number | undefined): number | null =>
+  a === undefined || b === undefined || b === 0 ? null : a / b;
+
+/** Ratios and headline figures of one run (keys name their unit). */
+export function computeRatios(
+  targets: readonly TargetResult[],
+  scaling: readonly ScalingResult[],
+): Record<string, number | null> {
+  const by = (key: string) => targets.find((t) => t.key === key);
+  const bare = by('bare');
+  const realistic = by('portcullis');
+  const examples = by('portcullis-examples');
+  const cerbos = by('cerbos');
+  const at2000 = (t: TargetResult | undefined, p: 'p50' | 'p99') => rateRun(t, 2000)?.latency?.[p] ?? null;
+  const evalAt = (n: number) => scaling.find((s) => s.policies === n)?.evalMeanMicros;
+  return {
+    'Portcullis/bare throughput (realistic set)': ratio(
+      realistic?.saturated.reqPerSec,
+      bare?.saturated.reqPerSec,
+    ),
+    'Portcullis/bare throughput (examples)': ratio(examples?.saturated.reqPerSec, bare?.saturated.reqPerSec),
+    'Portcullis/Cerbos throughput': ratio(realistic?.saturated.reqPerSec, cerbos?.saturated.reqPerSec),
+    'Cerbos/Portcullis CPU per request': ratio(
+      cerbos?.saturated.cpuMicrosPerRequest,
+      realistic?.saturated.cpuMicrosPerRequest,
+    ),
+    'p50 ms @ 2,000 req/s, Portcullis': at2000(realistic, 'p50'),
+    'p99 ms @ 2,000 req/s, bare': at2000(bare, 'p99'),
+    'p99 ms @ 2,000 req/s, Portcullis': at2000(realistic, 'p99'),
+    'p99 ms @ 2,000 req/s, Cerbos': at2000(cerbos, 'p99'),
+    'eval time 10,000 / 100 policies': ratio(evalAt(10_000), evalAt(100)),
+    'RSS MiB at 1,000 policies': scaling.find((s) => s.policies === 1000)?.rssMiB ?? null,
+  };
+}
+
+function verdict(name: string, value: number | null, ok: (v: number) => boolean, unit = ''): string {
+  if (value === null || Number.isNaN(value)) return `${name}: not measured in this run`;
+  return `${name}: ${value.toFixed(2)}${unit} — ${ok(value) ? 'met' : 'NOT met'}`;
+}
+
+/** Target verdicts (issue 9) and anything the reader must know about this run. */
+export function buildNotes(
+  targets: readonly TargetResult[],
+  scaling: readonly ScalingResult[],
+  ratios: Record<string, number | null>,
+  cerbosInstalled: boolean,
+): string[] {
+  const r = (k: string) => ratios[k] ?? null;
+  const notes = [
+    verdict(
+      'target throughput ≥ 0.80 × bare',
+      r('Portcullis/bare throughput (realistic set)'),
+      (v) => v >= 0.8,
+      '×',
+    ),
+    verdict('target throughput ≥ 2.0 × Cerbos', r('Portcullis/Cerbos throughput'), (v) => v >= 2, '×'),
+    verdict(
+      'target p50 ≤ 0.4 ms @ 2,000 req/s',
+      r('p50 ms @ 2,000 req/s, Portcullis'),
+      (v) => v <= 0.4,
+      ' ms',
+    ),
+    verdict('target p99 ≤ 1 ms @ 2,000 req/s', r('p99 ms @ 2,000 req/s, Portcullis'), (v) => v <= 1, ' ms'),
+    verdict(
+      'target RSS ≤ 100 MiB at 1,000 policies',
+      r('RSS MiB at 1,000 policies'),
+      (v) => v <= 100,
+      ' MiB',
+    ),
+    verdict(
+      'target eval 10,000 ≤ 2 × 100 policies',
+      r('eval time 10,000 / 100 policies'),
+      (v) => v <= 2,
+      '×',
+    ),
+  ];
+  for (const t of targets) {
+    if (![t.saturated, ...t.rates].every((run) => run.verified)) {
+      notes.push(
+        `${t.label}: the server's own counters did NOT account for h2load's successes — figures suspect`,
+      );
+    }
+  }
+  for (const s of scaling)
+    if (!s.verified) notes.push(`scaling ${s.policies}: server counters did not match h2load`);
+  if (!cerbosInstalled) notes.push('Cerbos not installed (@cerbos/cerbos-linux-x64 is optional): skipped');
+  notes.push(
+    'h2load (1 thread) shares the 2 cores with the server under test; Cerbos (Go) may use both cores, ' +
+      'Node mostly one — compare CPU µs/req as well as req/s.',
+  );
+  return notes;
+}
