@@ -15,7 +15,7 @@ import { createHttpAuthzServer } from './server/http-authz.js';
 import { bindGrpc, closeHttp, listenHttp } from './server/listen.js';
 import { loadLocalPolicies, watchLocalPolicies } from './server/local-policies.js';
 import { createPolicyStore } from './server/policy-store.js';
-import { createDecisionLogger } from './telemetry/index.js';
+import { createDecisionLogger, createTracer } from './telemetry/index.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 
 /** A running sidecar. */
@@ -51,6 +51,7 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
   const decisionLog = createDecisionLogger(config.telemetry.decisionLog, { metrics, logger });
   const authorizer = createAuthorizer({ identity, policies: store, metrics, decisionLog });
   const responder = createResponder(config.decision);
+  const tracer = createTracer(config.telemetry.tracing);
 
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': config.server.grpc.maxReceiveMessageBytes,
@@ -58,10 +59,13 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
   });
   grpcServer.addService(
     authorizationService,
-    createCheckHandler(authorizer, responder, metrics, {
-      maxInFlight: config.server.maxInFlight,
-      defaultTimeoutMs: config.server.defaultTimeout,
-    }) as grpc.UntypedHandleCall as never,
+    createCheckHandler(
+      { authorizer, responder, metrics, tracer },
+      {
+        maxInFlight: config.server.maxInFlight,
+        defaultTimeoutMs: config.server.defaultTimeout,
+      },
+    ) as grpc.UntypedHandleCall as never,
   );
   health.addToServer(grpcServer);
   const admin = createAdminServer({

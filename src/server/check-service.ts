@@ -8,6 +8,7 @@ import {
   type CheckResponse,
   CheckResponseSchema,
 } from '../gen/envoy/service/auth/v3/external_auth_pb.js';
+import type { CheckSpan, CheckTracer } from '../telemetry/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Authorized, Authorizer } from './authorizer.js';
 import { normalizeCheckRequest } from './normalize.js';
@@ -50,6 +51,14 @@ const FAULT_STATUS: Partial<Record<ErrorCode, grpc.status>> = {
   jwks_unavailable: grpc.status.UNAVAILABLE,
 };
 
+/** What the Check handler is built from. */
+export interface CheckHandlerDeps {
+  readonly authorizer: Authorizer;
+  readonly responder: Responder;
+  readonly metrics: Metrics;
+  readonly tracer: CheckTracer;
+}
+
 /** Limits the handler enforces. */
 export interface CheckHandlerOptions {
   readonly maxInFlight: number;
@@ -59,11 +68,10 @@ export interface CheckHandlerOptions {
 
 /** Creates the Check handler: normalize → identify/evaluate → respond, faults as gRPC errors. */
 export function createCheckHandler(
-  authorizer: Authorizer,
-  responder: Responder,
-  metrics: Metrics,
+  deps: CheckHandlerDeps,
   options: CheckHandlerOptions,
 ): grpc.handleUnaryCall<CheckRequest | Undecodable, CheckResponse> {
+  const { authorizer, responder, metrics, tracer } = deps;
   let inFlight = 0;
   const inFlightGauge = metrics.inFlight.labels({ api: 'grpc' });
 
@@ -71,8 +79,14 @@ export function createCheckHandler(
     const startNs = process.hrtime.bigint();
     let finished = false;
     let timer: NodeJS.Timeout | undefined;
+    let span: CheckSpan | undefined;
 
-    const finish = (err: grpc.ServiceError | null, res?: CheckResponse, outcome = 'fault') => {
+    const finish = (
+      err: grpc.ServiceError | null,
+      res: CheckResponse | undefined,
+      outcome: 'allow' | 'deny' | 'fault',
+      reason: string,
+    ) => {
       if (finished) return;
       finished = true;
       if (timer) clearTimeout(timer);
@@ -82,12 +96,19 @@ export function createCheckHandler(
         { api: 'grpc', outcome },
         Number(process.hrtime.bigint() - startNs) / 1e9,
       );
+      span?.end({ outcome, reason, ...(err ? { grpcCode: grpc.status[err.code ?? 2] ?? 'UNKNOWN' } : {}) });
       if (err) callback(err);
       else callback(null, res);
     };
     const fault = (code: grpc.status, reason: ErrorCode, details: string) => {
+      if (finished) return;
       metrics.faults.inc({ code: grpc.status[code] ?? String(code), reason });
-      finish({ name: 'PortcullisFault', message: details, code, details, metadata: new grpc.Metadata() });
+      finish(
+        { name: 'PortcullisFault', message: details, code, details, metadata: new grpc.Metadata() },
+        undefined,
+        'fault',
+        reason,
+      );
     };
     const onError = (e: unknown) => {
       if (isPortcullisError(e)) fault(FAULT_STATUS[e.code] ?? grpc.status.INTERNAL, e.code, e.message);
@@ -96,7 +117,8 @@ export function createCheckHandler(
     const respond = (r: Authorized) => {
       if (finished) return;
       try {
-        finish(null, responder.toCheckResponse(r.decision, r), r.decision.allowed ? 'allow' : 'deny');
+        const outcome = r.decision.allowed ? 'allow' : 'deny';
+        finish(null, responder.toCheckResponse(r.decision, r), outcome, r.decision.reason);
       } catch (e) {
         onError(e);
       }
@@ -114,12 +136,9 @@ export function createCheckHandler(
       return;
     }
     try {
-      const result = authorizer.authorize(
-        normalizeCheckRequest(req),
-        'grpc',
-        undefined,
-        () => finished || call.cancelled,
-      );
+      const input = normalizeCheckRequest(req);
+      if (tracer.enabled) span = tracer.startCheck(input.traceparent, 'grpc');
+      const result = authorizer.authorize(input, 'grpc', undefined, () => finished || call.cancelled);
       if (!(result instanceof Promise)) {
         respond(result);
         return;
