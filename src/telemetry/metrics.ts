@@ -16,6 +16,16 @@ export const EVAL_LATENCY_BUCKETS = [
   0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.01,
 ] as const;
 
+/**
+ * prom-client default metrics whose names break Prometheus conventions (gauges named `_total`,
+ * flagged by `promtool check metrics`); the labelled `nodejs_active_*` gauges carry the same data.
+ */
+const NONCONFORMING_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
+
 /** The metric handles passed to components (telemetry is injected, never a global). */
 export interface Metrics {
   readonly registry: Registry;
@@ -29,7 +39,7 @@ export interface Metrics {
   readonly identityFailures: Counter<'kind' | 'reason'>;
   /** Cache lookups by cache name (token|jwks|resource) and result (hit|miss|coalesced|negative). */
   readonly cacheRequests: Counter<'cache' | 'result'>;
-  /** Shadow (AUDIT / shadow-mode / candidate) outcomes by policy, rule and agreement. */
+  /** Shadow (AUDIT / shadow-mode / candidate) outcomes by policy, rule and agreement (agree|disagree). */
   readonly shadowOutcomes: Counter<'policy' | 'rule' | 'agreement'>;
   /** Faults ("cannot decide") by gRPC code name and reason code. */
   readonly faults: Counter<'code' | 'reason'>;
@@ -37,13 +47,16 @@ export interface Metrics {
   readonly inFlight: Gauge<'api'>;
   /** Active bundle / policy-set info: value 1, labels revision and source. */
   readonly bundleInfo: Gauge<'revision' | 'source'>;
-  /** Unix time (seconds) of the last successful bundle / policy load. */
+  /**
+   * Unix time (seconds) of the last successful bundle / policy load or up-to-date check (a `304 Not
+   * Modified` poll counts): the bundle-stale alert fires when it stops advancing.
+   */
   readonly bundleLastSuccess: Gauge<never>;
   /** Unix time (seconds) the active bundle was created. */
   readonly bundleCreated: Gauge<never>;
   /** Bundle / policy load failures by reason code. */
   readonly bundleLoadFailures: Counter<'reason'>;
-  /** Decision-log records dropped (buffer full, sink failure) by sink. */
+  /** Decision-log records dropped (buffer full, sink failure) by sink (stdout|stderr|file|http|queue). */
   readonly decisionLogDrops: Counter<'sink'>;
   /** Policy evaluation errors recorded under strict evaluation, by policy. */
   readonly evalErrors: Counter<'policy'>;
@@ -54,7 +67,10 @@ export interface Metrics {
 /** Creates the metric set on a fresh registry (or the given one), with default Node process metrics. */
 export function createMetrics(options: { registry?: Registry; defaultMetrics?: boolean } = {}): Metrics {
   const registry = options.registry ?? new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    for (const name of NONCONFORMING_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  }
   const registers = [registry];
   return {
     registry,

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { CHECK_LATENCY_BUCKETS, createMetrics, type Metrics } from '../../../src/telemetry/index.js';
+import { havePromtool, promtool } from './promtool.js';
+
+/** One sample for every Portcullis metric, so the exposition holds each name. */
+function observeAll(m: Metrics): void {
+  m.decisions.inc({ outcome: 'deny', reason: 'denied_by_rule', policy: 'orders', api: 'grpc' });
+  m.checkDuration.observe({ api: 'grpc', outcome: 'deny' }, 0.00012);
+  m.evalDuration.observe(0.000004);
+  m.identityFailures.inc({ kind: 'jwt', reason: 'token_expired' });
+  m.cacheRequests.inc({ cache: 'token', result: 'hit' });
+  m.shadowOutcomes.inc({ policy: 'orders@2', rule: 'strict', agreement: 'disagree' });
+  m.faults.inc({ code: 'UNAVAILABLE', reason: 'no_policy_loaded' });
+  m.inFlight.inc({ api: 'grpc' });
+  m.bundleInfo.set({ revision: 'rev-7', source: 'local' }, 1);
+  m.bundleLastSuccess.set(1_750_000_000);
+  m.bundleCreated.set(1_750_000_000);
+  m.bundleLoadFailures.inc({ reason: 'bundle_signature_invalid' });
+  m.decisionLogDrops.inc({ sink: 'stdout' });
+  m.evalErrors.inc({ policy: 'orders' });
+  m.ready.set(1);
+}
+
+const FORBIDDEN_LABELS = /^(path|url|uri|principal|user|sub|subject|token|id|decision_?id|request_?id|ip|address|host)$/;
+
+describe('metrics', () => {
+  it('every metric on a real /metrics exposition passes `promtool check metrics`', async (ctx) => {
+    if (!havePromtool()) return ctx.skip();
+    const m = createMetrics();
+    observeAll(m);
+    const text = await m.registry.metrics();
+    for (const name of [
+      'portcullis_decisions_total',
+      'portcullis_check_duration_seconds_bucket',
+      'portcullis_decision_log_dropped_total',
+      'process_cpu_seconds_total',
+      'nodejs_heap_size_used_bytes',
+    ]) {
+      expect(text).toContain(name);
+    }
+    const r = promtool(['check', 'metrics'], text);
+    expect(r.output).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('promtool does flag a badly named metric (the check can fail)', (ctx) => {
+    if (!havePromtool()) return ctx.skip();
+    const bad = '# HELP portcullis_latency_ms Latency.\n# TYPE portcullis_latency_ms counter\nportcullis_latency_ms 1\n';
+    expect(promtool(['check', 'metrics'], bad).code).not.toBe(0);
+  });
+
+  it('uses bounded labels only: never a path, principal, token or id', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    observeAll(m);
+    const all = await m.registry.getMetricsAsJSON();
+    const labels = all.flatMap((metric) => metric.values.flatMap((v) => Object.keys(v.labels)));
+    expect(labels.filter((l) => l !== 'le' && FORBIDDEN_LABELS.test(l))).toEqual([]);
+    expect(all.every((metric) => metric.name.startsWith('portcullis_'))).toBe(true);
+    expect(all).toHaveLength(Object.keys(m).length - 1); // every handle but `registry`
+  });
+
+  it('Check latency buckets span 50 µs … 250 ms', () => {
+    expect(CHECK_LATENCY_BUCKETS[0]).toBe(0.00005);
+    expect(CHECK_LATENCY_BUCKETS.at(-1)).toBe(0.25);
+  });
+});
