@@ -1,0 +1,102 @@
+/**
+ * CEL expression compilation: parse → compile-time check (cel-check.ts) → `plan()` once →
+ * optional fast path (cel-fast.ts). Evaluation helpers turn CEL results into values or errors.
+ */
+import { type CelResult, isCelError, parse, plan } from '@bufbuild/cel';
+import type { RequestVars } from './bindings.js';
+import { type CheckIssue, checkExpr } from './cel-check.js';
+import { CEL_ENV } from './cel-env.js';
+import { compileFast, type FastBool } from './cel-fast.js';
+import { type CType, fits, T, typeName } from './cel-types.js';
+
+/** A compiled expression. */
+export interface CompiledCel {
+  readonly source: string;
+  /** Static type found by the check. */
+  readonly type: CType;
+  /** Plain-closure evaluation when the expression is simple enough (see cel-fast.ts). */
+  readonly fast: FastBool | undefined;
+  /** The CEL plan, built once. */
+  readonly run: (vars: RequestVars) => CelResult;
+  readonly variables: ReadonlySet<string>;
+  readonly strings: ReadonlySet<string>;
+}
+
+/** What an expression must produce. */
+export type CelExpectation = 'bool' | 'string';
+
+/** Compiles an expression; issues carry offsets into `source`. */
+export function compileCel(
+  source: string,
+  vars: Readonly<Record<string, CType>>,
+  expect: CelExpectation,
+): { ok: true; expr: CompiledCel } | { ok: false; issues: CheckIssue[] } {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(source);
+  } catch (e) {
+    const err = e as Error & { location?: { start?: { offset?: number } } };
+    const message = err.message.replace(/^<input>:\d+:\d+: /, '');
+    return {
+      ok: false,
+      issues: [{ offset: err.location?.start?.offset ?? 0, message: `syntax error: ${message}` }],
+    };
+  }
+  const checked = checkExpr(parsed.expr, parsed.sourceInfo?.positions ?? {}, vars);
+  const issues = [...checked.issues];
+  if (issues.length === 0) {
+    const bad =
+      expect === 'bool'
+        ? !fits(checked.type, T.bool)
+        : checked.type.k === 'list' || checked.type.k === 'map' || checked.type.k === 'obj';
+    if (bad)
+      issues.push({
+        offset: 0,
+        message: `expression must produce a ${expect}, got ${typeName(checked.type)}`,
+      });
+  }
+  if (issues.length > 0) return { ok: false, issues };
+  const planned = plan(CEL_ENV, parsed) as unknown as (vars: unknown) => CelResult;
+  const declared = new Set(Object.keys(vars));
+  return {
+    ok: true,
+    expr: {
+      source,
+      type: checked.type,
+      fast: expect === 'bool' ? compileFast(parsed.expr, declared) : undefined,
+      run: (v) => planned(v),
+      variables: checked.variables,
+      strings: checked.strings,
+    },
+  };
+}
+
+/** The outcome of evaluating an expression: a value, or the CEL error message. */
+export type EvalOutcome<V> =
+  | { readonly ok: true; readonly value: V }
+  | { readonly ok: false; readonly error: string };
+
+const TRUE: EvalOutcome<boolean> = { ok: true, value: true };
+const FALSE: EvalOutcome<boolean> = { ok: true, value: false };
+
+/** Evaluates a bool expression (fast path first). */
+export function evalBool(c: CompiledCel, vars: RequestVars): EvalOutcome<boolean> {
+  if (c.fast !== undefined) {
+    const f = c.fast(vars);
+    if (f !== undefined) return f ? TRUE : FALSE;
+  }
+  const r = c.run(vars);
+  if (typeof r === 'boolean') return r ? TRUE : FALSE;
+  if (isCelError(r)) return { ok: false, error: r.message };
+  return { ok: false, error: `condition produced a non-bool value` };
+}
+
+/** Evaluates a header-value expression: strings as is, numbers and bools as text. */
+export function evalString(c: CompiledCel, vars: RequestVars): EvalOutcome<string> {
+  const r = c.run(vars);
+  if (isCelError(r)) return { ok: false, error: r.message };
+  if (typeof r === 'string') return { ok: true, value: r };
+  if (typeof r === 'bigint' || typeof r === 'number' || typeof r === 'boolean')
+    return { ok: true, value: String(r) };
+  return { ok: false, error: 'header value expression produced a non-scalar value' };
+}

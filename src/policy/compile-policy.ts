@@ -1,0 +1,197 @@
+/** Compiles one validated Policy document into the internal model (selector, rules, obligations). */
+import type { z } from 'zod';
+import { type CompiledCel, compileCel } from './cel-compile.js';
+import type { CType } from './cel-types.js';
+import { compileFrom, compileOp } from './matchers.js';
+import type { CHeader, CObligations, CPolicy, CRule, OpEntry } from './model.js';
+import type { ProblemList } from './problems.js';
+import type { RoleModel } from './roles.js';
+import type { obligationsSchema, policyDocSchema, ruleSchema } from './schema.js';
+import type { DocPath, ParsedDoc } from './yaml-docs.js';
+
+type PolicyDoc = z.output<typeof policyDocSchema>;
+type RuleSpec = z.output<typeof ruleSchema>;
+type ObligationsSpec = z.output<typeof obligationsSchema>;
+
+/** What compiling a policy needs from the rest of the set. */
+export interface PolicyCompileEnv {
+  readonly errors: ProblemList;
+  readonly warnings: ProblemList;
+  readonly roles: RoleModel;
+  readonly ruleVars: Readonly<Record<string, CType>>;
+}
+
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+
+/** Compiles a CEL string at `path` of `doc`; problems are located inside the scalar. */
+export function compileCelAt(
+  env: { errors: ProblemList },
+  doc: ParsedDoc,
+  path: DocPath,
+  source: string,
+  vars: Readonly<Record<string, CType>>,
+  expect: 'bool' | 'string',
+  ruleId?: string,
+): CompiledCel | undefined {
+  const r = compileCel(source, vars, expect);
+  if (r.ok) return r.expr;
+  env.errors.cel(doc, path, r.issues, ruleId);
+  return undefined;
+}
+
+function compileHeaders(
+  env: PolicyCompileEnv,
+  doc: ParsedDoc,
+  path: DocPath,
+  list: ObligationsSpec['upstreamHeaders'],
+  ruleId: string,
+): CHeader[] {
+  const out: CHeader[] = [];
+  (list ?? []).forEach((h, i) => {
+    const at = [...path, i];
+    if (!HEADER_NAME.test(h.name))
+      env.errors.at(
+        doc,
+        [...at, 'name'],
+        `invalid header name '${h.name}' (lower-case token characters only)`,
+        ruleId,
+      );
+    if ((h.value === undefined) === (h.expr === undefined))
+      env.errors.at(doc, at, 'give exactly one of value or expr', ruleId);
+    const expr =
+      h.expr === undefined
+        ? undefined
+        : compileCelAt(env, doc, [...at, 'expr'], h.expr, env.ruleVars, 'string', ruleId);
+    out.push({ name: h.name, value: h.value, expr });
+  });
+  return out;
+}
+
+function compileObligations(
+  env: PolicyCompileEnv,
+  doc: ParsedDoc,
+  path: DocPath,
+  r: RuleSpec,
+): CObligations | undefined {
+  const o = r.obligations;
+  if (o === undefined) return undefined;
+  const onAllow = o.upstreamHeaders !== undefined || o.removeHeaders !== undefined;
+  const onDeny = o.denyStatus !== undefined || o.denyMessage !== undefined || o.denyReason !== undefined;
+  if (onAllow && r.effect !== 'ALLOW')
+    env.warnings.at(doc, path, 'upstreamHeaders/removeHeaders only apply to ALLOW rules', r.id);
+  if (onDeny && r.effect !== 'DENY')
+    env.warnings.at(doc, path, 'denyStatus/denyMessage/denyReason only apply to DENY rules', r.id);
+  (o.removeHeaders ?? []).forEach((h, i) => {
+    if (!HEADER_NAME.test(h) || h === 'host')
+      env.errors.at(doc, [...path, 'removeHeaders', i], `cannot remove header '${h}'`, r.id);
+  });
+  return {
+    upstream: compileHeaders(env, doc, [...path, 'upstreamHeaders'], o.upstreamHeaders, r.id),
+    remove: o.removeHeaders ?? [],
+    response: compileHeaders(env, doc, [...path, 'responseHeaders'], o.responseHeaders, r.id),
+    denyStatus: o.denyStatus ?? 0,
+    denyMessage: o.denyMessage ?? '',
+    denyReason: o.denyReason ?? '',
+  };
+}
+
+function validity(
+  env: PolicyCompileEnv,
+  doc: ParsedDoc,
+  path: DocPath,
+  r: RuleSpec,
+): { from: number; until: number } {
+  const from = r.validFrom === undefined ? Number.NEGATIVE_INFINITY : Date.parse(r.validFrom);
+  const until = r.validUntil === undefined ? Number.POSITIVE_INFINITY : Date.parse(r.validUntil);
+  if (until <= from) env.errors.at(doc, [...path, 'validUntil'], 'validUntil must be after validFrom', r.id);
+  return { from, until };
+}
+
+function compileRule(
+  env: PolicyCompileEnv,
+  doc: ParsedDoc,
+  path: DocPath,
+  r: RuleSpec,
+  policyIndex: number,
+  key: string,
+): CRule {
+  const problem = (sub: DocPath) => (field: string, message: string) =>
+    env.errors.at(doc, [...path, ...sub, field], message, r.id);
+  if (r.auditAs !== undefined && r.effect !== 'AUDIT')
+    env.errors.at(doc, [...path, 'auditAs'], 'auditAs is only valid with effect AUDIT', r.id);
+  const from = r.from?.map((f, i) => {
+    if (Object.keys(f).length === 0)
+      env.warnings.at(doc, [...path, 'from', i], 'empty from entry matches every source', r.id);
+    return compileFrom(f, problem(['from', i]));
+  });
+  const to = r.to?.map((t, i): OpEntry => compileOp(t, problem(['to', i])));
+  r.roles?.forEach((role, i) => {
+    if (!env.roles.isKnown(role)) {
+      const known = [...env.roles.baseRoleNames(), ...env.roles.derived.keys()].sort().join(', ') || 'none';
+      env.errors.at(doc, [...path, 'roles', i], `unknown role '${role}' (known roles: ${known})`, r.id);
+    }
+  });
+  const when =
+    r.when === undefined
+      ? undefined
+      : compileCelAt(env, doc, [...path, 'when'], r.when, env.ruleVars, 'bool', r.id);
+  const valid = validity(env, doc, path, r);
+  const pos = doc.locate(path);
+  return {
+    id: r.id,
+    key: `${key}#${r.id}`,
+    policyIndex,
+    effect: r.effect,
+    shadowEffect: (r.effect === 'AUDIT' ? (r.auditAs ?? 'DENY') : r.effect) === 'ALLOW' ? 'allow' : 'deny',
+    validFrom: valid.from,
+    validUntil: valid.until,
+    from,
+    to,
+    roles: r.roles,
+    when,
+    obligations: compileObligations(env, doc, [...path, 'obligations'], r),
+    origin: { file: doc.file, line: pos.line, column: pos.column, path: path.join('.') },
+    lintIgnore: r.lintIgnore ?? [],
+    spec: r as unknown as Record<string, unknown>,
+  };
+}
+
+/** Compiles a Policy document; `shadow: false` drops AUDIT rules and shadow-mode rules from evaluation. */
+export function compilePolicy(
+  env: PolicyCompileEnv,
+  doc: ParsedDoc,
+  p: PolicyDoc,
+  index: number,
+  shadow: boolean,
+): CPolicy {
+  const version = p.metadata.version === undefined ? '1' : String(p.metadata.version);
+  const key = `${p.metadata.name}@${version}`;
+  const seen = new Map<string, number>();
+  const rules = p.rules.map((r, i) => {
+    const first = seen.get(r.id);
+    if (first !== undefined)
+      env.errors.at(doc, ['rules', i, 'id'], `duplicate rule id '${r.id}' (also rules[${first}])`, r.id);
+    else seen.set(r.id, i);
+    return compileRule(env, doc, ['rules', i], r, index, key);
+  });
+  if (rules.length === 0) env.warnings.at(doc, ['rules'], 'policy has no rules');
+  const selector = compileOp(p.selector ?? {}, (field, message) =>
+    env.errors.at(doc, ['selector', field], message),
+  );
+  const mode = p.mode ?? 'enforce';
+  const pos = doc.locate([]);
+  return {
+    index,
+    name: p.metadata.name,
+    version,
+    key,
+    mode,
+    origin: { file: doc.file, line: pos.line, column: pos.column, path: '' },
+    owner: p.metadata.owner ?? '',
+    selector: { op: selector, spec: p.selector ?? {} },
+    rules,
+    denies: mode === 'enforce' ? rules.filter((r) => r.effect === 'DENY') : [],
+    allows: mode === 'enforce' ? rules.filter((r) => r.effect === 'ALLOW') : [],
+    shadows: !shadow ? [] : mode === 'enforce' ? rules.filter((r) => r.effect === 'AUDIT') : rules,
+  };
+}

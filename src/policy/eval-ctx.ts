@@ -1,0 +1,77 @@
+/** The state of one evaluation: the input, derived request facts, lazy roles and CEL variables. */
+
+import type { CelMap } from '@bufbuild/cel';
+import type { JsonObject } from '../types.js';
+import { RequestVars } from './bindings.js';
+import { splitPath } from './path-pattern.js';
+import type { RoleModel } from './roles.js';
+import type { PolicyInput, TraceEntry } from './types.js';
+
+/** Shared, immutable parts of the set an evaluation needs. */
+export interface SetContext {
+  readonly dataRaw: JsonObject;
+  readonly dataCel: CelMap;
+  readonly roles: RoleModel;
+}
+
+/** One evaluation. */
+export class EvalCtx {
+  readonly method: string;
+  readonly host: string;
+  /** Host without `:port`. */
+  readonly hostName: string;
+  readonly path: string;
+  readonly port: number;
+  readonly vars: RequestVars;
+  /** Errors recorded under strict evaluation. */
+  errors: string[] | undefined;
+  private segments: string[] | undefined;
+  private base: ReadonlySet<string> | undefined;
+  private baseList: readonly string[] | undefined;
+  /** Derived-role results of this request, with the params they were computed under. */
+  readonly derived = new Map<string, { readonly params: object; readonly value: boolean }>();
+
+  constructor(
+    readonly input: PolicyInput,
+    readonly set: SetContext,
+    readonly trace: TraceEntry[] | undefined,
+  ) {
+    const r = input.request.request;
+    this.method = r.method;
+    this.host = r.host;
+    const colon = r.host.lastIndexOf(':');
+    const hasPort = colon > 0 && !r.host.endsWith(']') && /^[0-9]+$/.test(r.host.slice(colon + 1));
+    this.hostName = hasPort ? r.host.slice(0, colon) : r.host;
+    this.path = r.path;
+    this.port = input.request.destination.port || (hasPort ? Number(r.host.slice(colon + 1)) : 0);
+    this.vars = new RequestVars(input, set.dataRaw, set.dataCel, () => this.baseRoleList());
+  }
+
+  /** Path segments after the leading '/' (computed once). */
+  get segs(): string[] {
+    this.segments ??= splitPath(this.path);
+    return this.segments;
+  }
+
+  /** Roles from the identity layer and role bindings (computed once). */
+  baseRoles(): ReadonlySet<string> {
+    if (this.base === undefined) this.base = new Set(this.baseRoleList());
+    return this.base;
+  }
+
+  private baseRoleList(): readonly string[] {
+    this.baseList ??= this.set.roles.baseRoles(this);
+    return this.baseList;
+  }
+
+  /** Records an evaluation error (strict evaluation). */
+  error(message: string): void {
+    this.errors ??= [];
+    this.errors.push(message);
+  }
+
+  /** Adds a trace entry when explaining. */
+  note(entry: TraceEntry): void {
+    this.trace?.push(entry);
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The policy engine: the policy language (YAML, `apiVersion: portcullis.dev/v1`), its compiler
+ * (CEL with a compile-time check, an indexed selector) and evaluator, plus the tooling behind
+ * `portcullis test | check | lint`. See docs/policy-language.md.
+ */
+
+export { compilePolicySet, digestSources } from './compile.js';
+export { type CompileOptions, type PolicyConfig, policyConfigSchema } from './config.js';
+export {
+  buildAuthzInput,
+  buildPolicyInput,
+  buildPrincipal,
+  type CheckInput,
+  checkInputSchema,
+  type PrincipalFixture,
+  parseNow,
+  parseSpiffeId,
+  principalFixtureSchema,
+  type RequestFixture,
+  type ResourceFixture,
+  requestFixtureSchema,
+  resourceFixtureSchema,
+} from './fixtures.js';
+export { loadPolicySources } from './load.js';
+export { formatProblem, sortProblems } from './problems.js';
+export type {
+  CompiledPolicySet,
+  CompileResult,
+  PolicyInput,
+  PolicyResource,
+  PolicySource,
+  Problem,
+  TraceEntry,
+} from './types.js';

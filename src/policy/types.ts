@@ -1,0 +1,74 @@
+/** Public types of the policy engine (re-exported by index.ts). */
+import type { AuthzInput, Decision, JsonObject, Principal } from '../types.js';
+
+/** One policy-directory file: `path` is relative to the directory, with '/' separators. */
+export interface PolicySource {
+  readonly path: string;
+  readonly text: string;
+}
+
+/** The resource of an imperative (check API / resolver) decision. */
+export interface PolicyResource {
+  readonly kind: string;
+  readonly id: string;
+  readonly attributes: JsonObject;
+}
+
+/** Everything one evaluation sees. */
+export interface PolicyInput {
+  readonly request: AuthzInput;
+  readonly principal: Principal;
+  /** Application check API action, e.g. `approve`. */
+  readonly action?: string;
+  readonly resource?: PolicyResource;
+  /** Evaluation time, ms since epoch (fixed in tests). */
+  readonly now: number;
+}
+
+/** One step of an explained evaluation. */
+export interface TraceEntry {
+  /** `name@version` of the policy ('' for set-level steps). */
+  readonly policy: string;
+  /** Rule id, role name or '' for policy-level steps. */
+  readonly rule: string;
+  readonly step: 'input' | 'selector' | 'rule' | 'role' | 'shadow' | 'decision';
+  readonly result:
+    | 'selected'
+    | 'not_selected'
+    | 'matched'
+    | 'not_matched'
+    | 'error'
+    | 'skipped'
+    | 'allow'
+    | 'deny';
+  /** Why, in words (e.g. `to.methods: POST not in [GET]`). */
+  readonly detail: string;
+}
+
+/** A compiled, immutable policy set; evaluation is synchronous and never throws. */
+export interface CompiledPolicySet {
+  readonly policyCount: number;
+  readonly ruleCount: number;
+  /** sha256 (hex) over the sources, stable for the same files. */
+  readonly digest: string;
+  /** Decides one request. Faults become a fail-closed Decision with `errors`. */
+  evaluate(input: PolicyInput): Decision;
+  /** Decides one request and records every step. */
+  explain(input: PolicyInput): { decision: Decision; trace: readonly TraceEntry[] };
+}
+
+/** A compile problem (error or warning) with its position. Lines and columns are 1-based. */
+export interface Problem {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** Path inside the document, e.g. `rules[2].when`. */
+  readonly path: string;
+  readonly ruleId?: string;
+  readonly message: string;
+}
+
+/** The result of compiling a policy set. */
+export type CompileResult =
+  | { readonly ok: true; readonly set: CompiledPolicySet; readonly warnings: Problem[] }
+  | { readonly ok: false; readonly problems: Problem[] };

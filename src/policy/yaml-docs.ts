@@ -1,0 +1,144 @@
+/**
+ * YAML/JSON parsing with positions: every document keeps its CST node tree so that schema
+ * problems (zod paths) and CEL errors (offsets inside a scalar) map back to file:line:column.
+ */
+import {
+  type Document,
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  LineCounter,
+  type Node,
+  parseAllDocuments,
+} from 'yaml';
+import type { Problem } from './types.js';
+
+/** A path inside a document (`['rules', 2, 'when']`). */
+export type DocPath = readonly (string | number | symbol)[];
+
+/** A parsed document with position lookup. */
+export interface ParsedDoc {
+  readonly file: string;
+  /** Plain JS value of the document. */
+  readonly value: unknown;
+  /** Line/column of the node at `path` (or of its nearest existing ancestor). */
+  locate(path: DocPath, preferKey?: boolean): { line: number; column: number };
+  /** Maps an offset inside the string scalar at `path` to a file position. */
+  locateInScalar(path: DocPath, offset: number): { line: number; column: number };
+}
+
+/** Formats a path as `rules[2].when`. */
+export function formatPath(path: DocPath): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out === '' ? String(p) : `.${String(p)}`;
+  }
+  return out;
+}
+
+/** Parses every document of a file; YAML errors become problems (the broken document is skipped). */
+export function parseYamlDocs(file: string, text: string, problems: Problem[]): ParsedDoc[] {
+  const lc = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const list: Document.Parsed[] = Array.isArray(docs) ? docs : [];
+  const out: ParsedDoc[] = [];
+  for (const doc of list) {
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        const pos = lc.linePos(e.pos[0]);
+        problems.push({
+          file,
+          line: pos.line,
+          column: pos.col,
+          path: '',
+          message: `YAML: ${firstLine(e.message)}`,
+        });
+      }
+      continue;
+    }
+    if (doc.contents === null) continue;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 50 });
+    } catch (e) {
+      problems.push({
+        file,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `YAML: ${firstLine((e as Error).message)}`,
+      });
+      continue;
+    }
+    out.push(makeDoc(file, text, doc, lc, value));
+  }
+  return out;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}
+
+function makeDoc(
+  file: string,
+  text: string,
+  doc: Document.Parsed,
+  lc: LineCounter,
+  value: unknown,
+): ParsedDoc {
+  const at = (offset: number) => {
+    const p = lc.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  const nodeAt = (path: DocPath, preferKey: boolean): Node | undefined => {
+    let node: unknown = doc.contents;
+    let found: Node | undefined = isNode(node) ? node : undefined;
+    for (let i = 0; i < path.length; i++) {
+      if (!isMap(node) && !(isNode(node) && 'items' in node)) break;
+      const key = path[i];
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
+        if (pair === undefined) break;
+        const last = i === path.length - 1;
+        node = last && preferKey ? pair.key : pair.value;
+      } else {
+        node = (node as { items: unknown[] }).items[key as number];
+      }
+      if (isNode(node)) found = node;
+      else break;
+    }
+    return found;
+  };
+  return {
+    file,
+    value,
+    locate(path, preferKey = false) {
+      const node = nodeAt(path, preferKey);
+      return at(node?.range?.[0] ?? 0);
+    },
+    locateInScalar(path, offset) {
+      const node = nodeAt(path, false);
+      if (!isScalar(node) || typeof node.value !== 'string' || !node.range) return at(node?.range?.[0] ?? 0);
+      return at(alignOffset(node.value, text.slice(node.range[0], node.range[1]), offset) + node.range[0]);
+    },
+  };
+}
+
+/**
+ * Maps an offset in a scalar's value to an offset in its source text (quotes, block indicators,
+ * indentation and folding skipped) by aligning characters in order.
+ */
+function alignOffset(value: string, raw: string, offset: number): number {
+  let j = 0;
+  for (let i = 0; i < value.length && i <= offset; i++) {
+    const ch = value[i];
+    let k = j;
+    while (k < raw.length && raw[k] !== ch && !(ch === ' ' && raw[k] === '\n')) k++;
+    if (k >= raw.length) continue;
+    if (i === offset) return k;
+    j = k + 1;
+  }
+  return Math.min(j, raw.length);
+}
