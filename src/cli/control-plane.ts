@@ -1,0 +1,118 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { createControlPlane, loadSigningKey, type PolicyTestOutcome } from '../bundle/index.js';
+import { parseDurationMs } from '../config/duration.js';
+import type { PolicySource } from '../policy/index.js';
+import { type CliIo, UsageError } from './io.js';
+
+const USAGE = `Usage: portcullis control-plane --policies DIR --signing-key KEY [flags]
+
+Builds, tests, signs and serves one bundle per service from DIR, and rebuilds when files change:
+  DIR/<service>/**   policies of that service (one bundle each)
+  DIR/_shared/**     (and files directly in DIR, and any top-level _dir) go into every bundle
+  no service dirs    everything is one bundle for the service "default"
+A change that fails to compile or whose *_test.yaml suites fail is rejected: the previous bundle
+stays published (see GET /v1/revisions).
+
+  GET /v1/bundles/<service>   the signed tar.gz; ETag / If-None-Match; long poll with Prefer: wait=N
+  GET /v1/revisions           current revision per service and the last rejected change (JSON)
+  GET /healthz
+
+  --policies DIR          policy directory (required)
+  --signing-key KEY       private JWK or PKCS#8 PEM (portcullis keys generate) (required)
+  --kid KID               override the key's kid
+  --port N                listen port (default 8181; 0 = any free port)
+  --host H                listen address (default 127.0.0.1)
+  --max-wait DURATION     longest long-poll hold (default 60s)
+  --debounce DURATION     quiet time after a file change before rebuilding (default 50ms)
+  --source-commit SHA     source commit written into every manifest
+  --log-level LEVEL       trace|debug|info|warn|error (default info)`;
+
+/** Runs the `*_test.yaml` suites of a source set with `portcullis test` on a temporary copy. */
+export async function runPolicyTests(
+  service: string,
+  sources: readonly PolicySource[],
+): Promise<PolicyTestOutcome> {
+  if (!sources.some((s) => /_test\.(ya?ml|json)$/.test(s.path))) return { ok: true };
+  const dir = await mkdtemp(join(tmpdir(), `portcullis-cp-${service}-`));
+  try {
+    for (const s of sources) {
+      await mkdir(dirname(join(dir, s.path)), { recursive: true });
+      await writeFile(join(dir, s.path), s.text);
+    }
+    const out: string[] = [];
+    const capture: CliIo = { stdout: (s) => out.push(s), stderr: (s) => out.push(s) };
+    const code = await (await import('./policy-test.js')).run([dir], capture);
+    const details = out
+      .join('\n')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.replaceAll(dir, '.'));
+    return code === 0 ? { ok: true } : { ok: false, details };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function durationFlag(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const ms = parseDurationMs(v);
+  if (ms === undefined) throw new UsageError(`--${name} must be a duration such as 250ms or 30s`);
+  return ms;
+}
+
+/** `portcullis control-plane`: serves signed bundles until SIGTERM/SIGINT. */
+export async function run(args: string[], io: CliIo): Promise<number> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      policies: { type: 'string' },
+      'signing-key': { type: 'string' },
+      kid: { type: 'string' },
+      port: { type: 'string', default: '8181' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'max-wait': { type: 'string' },
+      debounce: { type: 'string' },
+      'source-commit': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (!v.policies) throw new UsageError('--policies DIR is required');
+  if (!v['signing-key']) throw new UsageError('--signing-key KEY is required');
+  if (!/^\d{1,5}$/.test(v.port) || Number(v.port) > 65535) throw new UsageError('--port must be 0-65535');
+  const logger = pino({ level: v['log-level'], base: { component: 'control-plane' } });
+  const signingKey = await loadSigningKey(v['signing-key'], v.kid);
+  const cp = createControlPlane(
+    {
+      policiesDir: v.policies,
+      signingKey,
+      host: v.host,
+      port: Number(v.port),
+      maxWaitMs: durationFlag('max-wait', v['max-wait'], 60_000),
+      debounceMs: durationFlag('debounce', v.debounce, 50),
+      sourceCommit: v['source-commit'],
+    },
+    { logger, runTests: runPolicyTests },
+  );
+  const port = await cp.start();
+  const services = cp.revisions().services;
+  logger.info({ port, host: v.host, kid: signingKey.kid, services }, 'control plane serving');
+  return new Promise<number>((resolve) => {
+    const shutdown = () => {
+      cp.stop().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
+  });
+}
