@@ -73,7 +73,8 @@ export function parseBundleDocument(text: string): { x509: X509Certificate[]; jw
       }
     } else if (k.use === 'jwt-svid') {
       if (typeof k.kid !== 'string' || k.kid === '') return `keys[${i}]: a jwt-svid key needs a kid`;
-      jwt.push(key as JWK);
+      // jose only selects keys whose `use` is absent or "sig"; the SPIFFE use has served its purpose.
+      jwt.push({ ...(key as JWK), use: 'sig' });
     }
     // Other `use` values are ignored, as the spec requires of unknown key uses.
   }

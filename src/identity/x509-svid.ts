@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { ErrorCode } from '../errors.js';
-import { KEY_USAGE, readKeyUsage } from './key-usage.js';
+import { hasCaFlag, KEY_USAGE, readKeyUsage } from './cert-extensions.js';
 import { parseSpiffeId, type SpiffeId } from './spiffe-id.js';
 import type { TrustBundle } from './trust-bundle.js';
 
@@ -70,7 +70,7 @@ function fail(reason: ErrorCode, detail: string, noBundle = false): SvidResult {
 
 /** Checks the leaf itself (§4): returns its SPIFFE ID or the failure. */
 function checkLeaf(cert: X509Certificate, nowMs: number): SpiffeId | SvidResult {
-  if (cert.ca) return fail('certificate_invalid', 'leaf certificate is a CA (basicConstraints cA=true)');
+  if (cert.ca || hasCaFlag(cert.raw)) return fail('certificate_invalid', 'leaf certificate is a CA (basicConstraints cA=true)');
   const usage = readKeyUsage(cert.raw);
   if (usage === null || usage === -1)
     return fail('certificate_invalid', 'leaf has no valid KeyUsage extension');

@@ -46,6 +46,7 @@ export function parseXfcc(header: string): XfccResult {
     return { ok: false, error: `longer than ${MAX_XFCC_LENGTH} characters` };
   const elements: XfccElement[] = [];
   let current = emptyElement();
+  let seen = new Set<string>();
   let i = 0;
   for (;;) {
     const eq = header.indexOf('=', i);
@@ -54,7 +55,7 @@ export function parseXfcc(header: string): XfccResult {
     if (key === '' || /[,;"]/.test(key)) return { ok: false, error: `invalid key at offset ${i}` };
     const value = readValue(header, eq + 1);
     if (typeof value === 'string') return { ok: false, error: value };
-    const error = assign(current, key, value.text);
+    const error = assign(current, seen, key, value.text);
     if (error !== '') return { ok: false, error };
     i = value.end;
     if (i >= header.length) break;
@@ -63,6 +64,7 @@ export function parseXfcc(header: string): XfccResult {
       if (elements.length >= MAX_XFCC_ELEMENTS)
         return { ok: false, error: `more than ${MAX_XFCC_ELEMENTS} elements` };
       current = emptyElement();
+      seen = new Set();
     }
     i++;
   }
@@ -101,17 +103,17 @@ function readValue(s: string, start: number): { text: string; end: number } | st
   return { text, end: i };
 }
 
-function assign(el: MutableElement, key: string, value: string): string {
+function assign(el: MutableElement, seen: Set<string>, key: string, value: string): string {
   if (LIST_KEYS.has(key)) {
-    (el[key as 'by' | 'uri' | 'dns'] as string[]).push(value);
+    // Istio writes `URI=` / `DNS=` only for SANs that exist; an empty one carries nothing.
+    if (value !== '') (el[key as 'by' | 'uri' | 'dns'] as string[]).push(value);
     return '';
   }
   if (SINGLE_KEYS.has(key)) {
-    const k = key as 'hash' | 'cert' | 'chain' | 'subject';
     // A repeated single-valued key is ambiguous (which one did the proxy mean?): refuse it.
-    if (el[k] !== '') return `duplicate "${key}" in one element`;
-    if (value === '') return `empty "${key}" value`;
-    el[k] = value;
+    if (seen.has(key)) return `duplicate "${key}" in one element`;
+    seen.add(key);
+    el[key as 'hash' | 'cert' | 'chain' | 'subject'] = value; // Istio sends `Subject=""` for no subject.
     return '';
   }
   // Unknown keys are ignored for forward compatibility (Envoy may add fields).
