@@ -70,7 +70,8 @@ function fail(reason: ErrorCode, detail: string, noBundle = false): SvidResult {
 
 /** Checks the leaf itself (§4): returns its SPIFFE ID or the failure. */
 function checkLeaf(cert: X509Certificate, nowMs: number): SpiffeId | SvidResult {
-  if (cert.ca || hasCaFlag(cert.raw)) return fail('certificate_invalid', 'leaf certificate is a CA (basicConstraints cA=true)');
+  if (cert.ca || hasCaFlag(cert.raw))
+    return fail('certificate_invalid', 'leaf certificate is a CA (basicConstraints cA=true)');
   const usage = readKeyUsage(cert.raw);
   if (usage === null || usage === -1)
     return fail('certificate_invalid', 'leaf has no valid KeyUsage extension');
