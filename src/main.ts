@@ -43,9 +43,10 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
   };
   store.onActivate(() => setServing(true));
 
-  await loadLocalPolicies(config.policy.dir, store, metrics);
+  const compileOptions = { failOnWarnings: config.policy.failOnWarnings, shadow: config.policy.shadow };
+  await loadLocalPolicies(config.policy.dir, store, metrics, compileOptions);
   const stopWatch = config.policy.watch
-    ? watchLocalPolicies(config.policy.dir, store, { logger, metrics })
+    ? watchLocalPolicies(config.policy.dir, store, { logger, metrics }, compileOptions)
     : () => {};
   const identity = await createIdentityResolver(config.identity, { logger, metrics });
   const decisionLog = createDecisionLogger(config.telemetry.decisionLog, { metrics, logger });
@@ -57,16 +58,11 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
     'grpc.max_receive_message_length': config.server.grpc.maxReceiveMessageBytes,
     'grpc.max_concurrent_streams': config.server.grpc.maxConcurrentStreams,
   });
-  grpcServer.addService(
-    authorizationService,
-    createCheckHandler(
-      { authorizer, responder, metrics, tracer },
-      {
-        maxInFlight: config.server.maxInFlight,
-        defaultTimeoutMs: config.server.defaultTimeout,
-      },
-    ) as grpc.UntypedHandleCall as never,
+  const check = createCheckHandler(
+    { authorizer, responder, metrics, tracer },
+    { maxInFlight: config.server.maxInFlight, defaultTimeoutMs: config.server.defaultTimeout },
   );
+  grpcServer.addService(authorizationService, { check: check as grpc.UntypedHandleCall });
   health.addToServer(grpcServer);
   const admin = createAdminServer({
     metrics,

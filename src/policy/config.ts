@@ -5,6 +5,10 @@ import { z } from 'zod';
 export const policyConfigSchema = z
   .object({
     dir: z.string().min(1).default('policies').describe('Directory of policy, data and *_test.yaml files'),
+    watch: z
+      .boolean()
+      .default(true)
+      .describe('Reload the policy directory when a file in it changes (a change that does not compile is refused; the previous set keeps serving)'),
     failOnWarnings: z.boolean().default(false).describe('Refuse a policy set that compiles with warnings'),
     shadow: z
       .boolean()

@@ -1,7 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import type { Logger } from 'pino';
 import { PortcullisError } from '../errors.js';
-import { compilePolicySet, loadPolicySources, type Problem } from '../policy/index.js';
+import { type CompileOptions, compilePolicySet, loadPolicySources, type Problem } from '../policy/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { PolicyStore } from './policy-store.js';
 
@@ -16,10 +16,15 @@ export function formatProblems(problems: readonly Problem[]): string[] {
 }
 
 /** Compiles a policy directory and activates it; throws `policy_invalid` listing every problem. */
-export async function loadLocalPolicies(dir: string, store: PolicyStore, metrics: Metrics): Promise<void> {
+export async function loadLocalPolicies(
+  dir: string,
+  store: PolicyStore,
+  metrics: Metrics,
+  options: CompileOptions = {},
+): Promise<void> {
   let result: ReturnType<typeof compilePolicySet>;
   try {
-    result = compilePolicySet(await loadPolicySources(dir));
+    result = compilePolicySet(await loadPolicySources(dir), options);
   } catch (e) {
     metrics.bundleLoadFailures.inc({ reason: 'policy_io_error' });
     throw e;
@@ -50,11 +55,12 @@ export function watchLocalPolicies(
   dir: string,
   store: PolicyStore,
   deps: { logger: Logger; metrics: Metrics },
+  options: CompileOptions = {},
 ): () => void {
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
   const reload = () => {
-    loadLocalPolicies(dir, store, deps.metrics).then(
+    loadLocalPolicies(dir, store, deps.metrics, options).then(
       () => deps.logger.info({ revision: store.current()?.revision, dir }, 'policies reloaded'),
       (e: unknown) =>
         deps.logger.error(

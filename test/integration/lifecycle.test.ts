@@ -108,8 +108,6 @@ describe('SIGTERM drains in-flight calls (real process)', () => {
       dir,
       '--http-port',
       '0',
-      '--log-level',
-      'warn',
       '--set',
       `identity.jwt.providers=[{issuer: "https://idp.test", jwks: {url: "${url}"}}]`,
       '--set',
