@@ -41,6 +41,14 @@ export const HELPER_FUNCS: readonly CelFunc[] = [
   celFunc('hasGroup', [DYN, STRING], BOOL, (principal, group) =>
     listField(principal, 'groups').includes(group),
   ),
+  // Strict evaluation turns a missing map key into an error; lookup() reads optional keys safely.
+  celFunc('lookup', [DYN, DYN, DYN], DYN, (map, key, fallback) => {
+    if (!isCelMap(map)) throw new Error('lookup() needs a map as first argument');
+    if (typeof key !== 'string' && typeof key !== 'bigint' && typeof key !== 'boolean') {
+      throw new Error('lookup() key must be a string, int or bool');
+    }
+    return map.get(key) ?? fallback;
+  }),
 ];
 
 /** The shared CEL environment. */

@@ -8,7 +8,9 @@ export const policyConfigSchema = z
     watch: z
       .boolean()
       .default(true)
-      .describe('Reload the policy directory when a file in it changes (a change that does not compile is refused; the previous set keeps serving)'),
+      .describe(
+        'Reload the policy directory when a file in it changes (a change that does not compile is refused; the previous set keeps serving)',
+      ),
     failOnWarnings: z.boolean().default(false).describe('Refuse a policy set that compiles with warnings'),
     shadow: z
       .boolean()
