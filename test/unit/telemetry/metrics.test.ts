@@ -21,7 +21,8 @@ function observeAll(m: Metrics): void {
   m.ready.set(1);
 }
 
-const FORBIDDEN_LABELS = /^(path|url|uri|principal|user|sub|subject|token|id|decision_?id|request_?id|ip|address|host)$/;
+const FORBIDDEN_LABELS =
+  /^(path|url|uri|principal|user|sub|subject|token|id|decision_?id|request_?id|ip|address|host)$/;
 
 describe('metrics', () => {
   it('every metric on a real /metrics exposition passes `promtool check metrics`', async (ctx) => {
@@ -45,7 +46,8 @@ describe('metrics', () => {
 
   it('promtool does flag a badly named metric (the check can fail)', (ctx) => {
     if (!havePromtool()) return ctx.skip();
-    const bad = '# HELP portcullis_latency_ms Latency.\n# TYPE portcullis_latency_ms counter\nportcullis_latency_ms 1\n';
+    const bad =
+      '# HELP portcullis_latency_ms Latency.\n# TYPE portcullis_latency_ms counter\nportcullis_latency_ms 1\n';
     expect(promtool(['check', 'metrics'], bad).code).not.toBe(0);
   });
 

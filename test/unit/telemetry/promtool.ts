@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 /** Is `promtool` (Debian `prometheus`) runnable? Under CI=true its absence is a failure, not a skip. */
 export function havePromtool(): boolean {
   const ok = spawnSync('promtool', ['--version'], { encoding: 'utf8' }).status === 0;
-  if (!ok && process.env.CI === 'true') throw new Error('promtool is required under CI=true (apt-get install prometheus)');
+  if (!ok && process.env.CI === 'true')
+    throw new Error('promtool is required under CI=true (apt-get install prometheus)');
   if (!ok) console.warn('skipping: promtool not found (install the Debian package `prometheus`)');
   return ok;
 }
