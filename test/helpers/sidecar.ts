@@ -31,14 +31,18 @@ export async function startSidecar(args: string[] = [], env: Record<string, stri
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Never leave a sidecar behind when the test worker exits, whatever happened in the test.
+  const reap = () => proc.kill('SIGKILL');
+  process.once('exit', reap);
+  proc.once('exit', () => process.off('exit', reap));
   const lines: string[] = [];
   const errLines: string[] = [];
   createInterface({ input: proc.stderr! }).on('line', (l) => errLines.push(l));
   const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`sidecar did not start:\n${[...lines, ...errLines].join('\n')}`)),
-      15_000,
-    );
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`sidecar did not start:\n${[...lines, ...errLines].join('\n')}`));
+    }, 15_000);
     createInterface({ input: proc.stdout! }).on('line', (l) => {
       lines.push(l);
       if (l.includes('"portcullis serving"')) {
