@@ -30,6 +30,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'find unreachable, allow-all, unused or expired policy rules',
     load: async () => (await import('./policy-lint.js')).run,
   },
+  keys: {
+    summary: 'generate a bundle signing key pair (keys generate --alg EdDSA|ES256 --kid K --out DIR)',
+    load: async () => (await import('./keys.js')).run,
+  },
+  bundle: {
+    summary: 'build, sign, verify or inspect a signed policy bundle',
+    load: async () => (await import('./bundle.js')).run,
+  },
+  'control-plane': {
+    summary: 'build, sign and serve bundles per service from a policy directory',
+    load: async () => (await import('./control-plane.js')).run,
+  },
 };
 
 function version(): string {
@@ -79,7 +91,8 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     const run = await COMMANDS[cmd.name]!.load();
     return await run(cmd.rest, io);
   } catch (e) {
-    if (e instanceof UsageError) {
+    const parseArgsError = String((e as { code?: unknown })?.code ?? '').startsWith('ERR_PARSE_ARGS');
+    if (e instanceof UsageError || parseArgsError) {
       io.stderr(`portcullis ${cmd.name}: ${e.message}\nSee: portcullis ${cmd.name} --help`);
       return 2;
     }
