@@ -27,6 +27,10 @@ export const expectationSchema = z
       .optional()
       .describe('Headers expected upstream (subset)'),
     removeHeaders: z.array(z.string()).optional().describe('Header names expected to be removed (subset)'),
+    responseHeaders: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('Response headers expected (subset)'),
     shadow: z
       .array(z.object({ ruleId: z.string(), effect: z.enum(['allow', 'deny']) }).strict())
       .optional()
