@@ -7,7 +7,7 @@ import type { CHeader, CObligations, CPolicy, CRule, OpEntry } from './model.js'
 import type { ProblemList } from './problems.js';
 import type { RoleModel } from './roles.js';
 import type { obligationsSchema, policyDocSchema, ruleSchema } from './schema.js';
-import type { DocPath, ParsedDoc } from './yaml-docs.js';
+import { type DocPath, formatPath, type ParsedDoc } from './yaml-docs.js';
 
 type PolicyDoc = z.output<typeof policyDocSchema>;
 type RuleSpec = z.output<typeof ruleSchema>;
@@ -150,7 +150,7 @@ function compileRule(
     roles: r.roles,
     when,
     obligations: compileObligations(env, doc, [...path, 'obligations'], r),
-    origin: { file: doc.file, line: pos.line, column: pos.column, path: path.join('.') },
+    origin: { file: doc.file, line: pos.line, column: pos.column, path: formatPath(path) },
     lintIgnore: r.lintIgnore ?? [],
     spec: r as unknown as Record<string, unknown>,
   };

@@ -18,6 +18,21 @@ const timestamp = (what: string) =>
   z.iso.datetime({ offset: true }).describe(`${what} (RFC 3339, e.g. 2025-01-31T18:00:00Z)`);
 const principalTypes = z.enum(['human', 'workload', 'agent', 'anonymous']);
 
+/** Every `portcullis lint` finding code (rules may silence one with `lintIgnore`). */
+export const LINT_CODES = [
+  'allow-all',
+  'compile-warning',
+  'expired-exception',
+  'shadowed-rule',
+  'unreachable-rule',
+  'untested-policy',
+  'unused-derived-role',
+  'unused-role',
+] as const;
+
+/** A lint finding code. */
+export type LintCode = (typeof LINT_CODES)[number];
+
 /** Identity metadata shared by every document kind. */
 export const metadataSchema = z
   .object({
@@ -140,7 +155,10 @@ export const ruleSchema = z
     validFrom: timestamp('The rule does not match before').optional(),
     validUntil: timestamp('The rule does not match after (expiring exceptions)').optional(),
     obligations: obligationsSchema.optional(),
-    lintIgnore: z.array(z.string()).optional().describe('Lint finding codes to silence for this rule'),
+    lintIgnore: z
+      .array(z.enum(LINT_CODES))
+      .optional()
+      .describe('Lint finding codes to silence for this rule'),
   })
   .strict()
   .describe('A rule');
