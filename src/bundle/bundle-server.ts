@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BundleManifest } from './manifest.js';
+import { ANY_SERVICE } from './services.js';
 
 /** A bundle as the server publishes it. */
 export interface PublishedBundle {
@@ -46,7 +47,8 @@ const BUNDLE_PATH = /^\/v1\/bundles\/([A-Za-z0-9][A-Za-z0-9._-]{0,127})$/;
 /**
  * Creates the bundle HTTP server: `GET /v1/bundles/<service>` answers 200 with the tar.gz and its
  * ETag, 304 when If-None-Match matches — after holding the request until the bundle changes or
- * `Prefer: wait=N` elapses (then `Preference-Applied: wait=N`). `extra` serves other routes.
+ * `Prefer: wait=N` elapses (then `Preference-Applied: wait=N`). A bundle published for the service
+ * `*` is served for every service name. `extra` serves other routes.
  */
 export function createBundleServer(options: {
   readonly maxWaitMs?: number;
@@ -58,10 +60,13 @@ export function createBundleServer(options: {
   let server: Server | undefined;
 
   const wake = (service: string) => {
-    const set = waiters.get(service);
-    waiters.delete(service);
-    for (const w of set ?? []) w();
+    for (const key of service === ANY_SERVICE ? [...waiters.keys()] : [service]) {
+      const set = waiters.get(key);
+      waiters.delete(key);
+      for (const w of set ?? []) w();
+    }
   };
+  const lookup = (service: string) => bundles.get(service) ?? bundles.get(ANY_SERVICE);
 
   const waitForChange = (service: string, ms: number, req: IncomingMessage) =>
     new Promise<void>((resolve) => {
@@ -87,13 +92,13 @@ export function createBundleServer(options: {
       return;
     }
     const service = m[1] as string;
-    let b = bundles.get(service);
+    let b = lookup(service);
     const prefer = req.headers.prefer;
     const wait = Math.min(preferWaitMs(Array.isArray(prefer) ? prefer.join(',') : prefer), maxWaitMs);
     const applied: Record<string, string> = wait > 0 ? { 'preference-applied': `wait=${wait / 1000}` } : {};
     if (b && wait > 0 && etagMatches(req.headers['if-none-match'], b.etag)) {
       await waitForChange(service, wait, req);
-      b = bundles.get(service);
+      b = lookup(service);
       if (req.destroyed) return;
     }
     if (!b) {

@@ -5,7 +5,7 @@ import { loadPolicySources, type PolicySource } from '../policy/index.js';
 import { buildBundle } from './build.js';
 import { createBundleServer, DEFAULT_MAX_WAIT_MS } from './bundle-server.js';
 import type { SigningKey } from './keys.js';
-import { partitionByService, sourcesDigest } from './services.js';
+import { ANY_SERVICE, partitionByService, sourcesDigest } from './services.js';
 
 /** Result of running a service's `*_test.yaml` suites. */
 export type PolicyTestOutcome =
@@ -26,6 +26,12 @@ export interface ControlPlaneOptions {
   readonly sourceCommit?: string | undefined;
   /** Rebuild on file changes (default true). */
   readonly watch?: boolean;
+  /**
+   * `services` (default): one bundle per `DIR/<service>/` plus the shared files (see
+   * partitionByService); `single`: the whole directory is one service-agnostic bundle served for
+   * every service name.
+   */
+  readonly layout?: 'services' | 'single';
 }
 
 /** Collaborators of the control plane. */
@@ -135,7 +141,7 @@ class Plane {
         files: files.length,
         signer: b.signer,
         digest: b.manifestDigest,
-        url: `/v1/bundles/${service}`,
+        url: `/v1/bundles/${service === ANY_SERVICE ? '{service}' : service}`,
       };
     }
     const last = this.lastBuildAt ? { lastBuildAt: this.lastBuildAt } : {};
@@ -202,7 +208,8 @@ class Plane {
       return;
     }
     this.rejected.delete('*');
-    const services = partitionByService(sources);
+    const services =
+      this.options.layout === 'single' ? new Map([[ANY_SERVICE, sources]]) : partitionByService(sources);
     for (const [service, list] of services) await this.buildService(service, list);
     for (const service of [...this.digests.keys()]) {
       if (services.has(service)) continue;

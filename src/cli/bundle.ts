@@ -12,6 +12,7 @@ import {
   verifyBundle,
 } from '../bundle/index.js';
 import { loadPolicySources } from '../policy/index.js';
+import { formatTestTable, runPolicyTests } from '../policy/test-runner.js';
 import { type CliIo, UsageError } from './io.js';
 
 const USAGE = `Usage: portcullis bundle <build|sign|verify|inspect> ...
@@ -61,15 +62,16 @@ async function build(dir: string, v: Values, io: CliIo): Promise<number> {
   if (!v.revision || !/^[1-9]\d{0,15}$/.test(v.revision))
     throw new UsageError('--revision N (a positive integer) is required');
   if (!v.out) throw new UsageError('--out FILE is required');
+  const key = v.key ? await loadSigningKey(v.key, v.kid) : undefined;
+  const sources = await loadPolicySources(dir);
   if (v.test) {
-    const tests = await (await import('./policy-test.js')).run([dir], io);
-    if (tests !== 0) {
+    const tests = runPolicyTests(sources);
+    io.stdout(formatTestTable(tests));
+    if (!tests.ok) {
       io.stderr(`rejected [bundle_tests_failed]: the policy tests in ${dir} fail; no bundle written`);
       return 1;
     }
   }
-  const key = v.key ? await loadSigningKey(v.key, v.kid) : undefined;
-  const sources = await loadPolicySources(dir);
   const r = await buildBundle(sources, {
     revision: Number(v.revision),
     name: v.name,

@@ -1,11 +1,9 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { createControlPlane, loadSigningKey, type PolicyTestOutcome } from '../bundle/index.js';
 import { parseDurationMs } from '../config/duration.js';
-import type { PolicySource } from '../policy/index.js';
+import { formatProblem, type PolicySource } from '../policy/index.js';
+import { runPolicyTests } from '../policy/test-runner.js';
 import { type CliIo, UsageError } from './io.js';
 
 const USAGE = `Usage: portcullis control-plane --policies DIR --signing-key KEY [flags]
@@ -13,7 +11,9 @@ const USAGE = `Usage: portcullis control-plane --policies DIR --signing-key KEY 
 Builds, tests, signs and serves one bundle per service from DIR, and rebuilds when files change:
   DIR/<service>/**   policies of that service (one bundle each)
   DIR/_shared/**     (and files directly in DIR, and any top-level _dir) go into every bundle
+  DIR/data/**        data documents, shared as well
   no service dirs    everything is one bundle for the service "default"
+  --single           the whole directory is one bundle, served for every service name
 A change that fails to compile or whose *_test.yaml suites fail is rejected: the previous bundle
 stays published (see GET /v1/revisions).
 
@@ -28,33 +28,21 @@ stays published (see GET /v1/revisions).
   --host H                listen address (default 127.0.0.1)
   --max-wait DURATION     longest long-poll hold (default 60s)
   --debounce DURATION     quiet time after a file change before rebuilding (default 50ms)
+  --single                one service-agnostic bundle of the whole directory
   --source-commit SHA     source commit written into every manifest
   --log-level LEVEL       trace|debug|info|warn|error (default info)`;
 
-/** Runs the `*_test.yaml` suites of a source set with `portcullis test` on a temporary copy. */
-export async function runPolicyTests(
-  service: string,
+/** Runs the `*_test.yaml` suites among a service's sources (none = pass); failures list every problem and failed case. */
+export async function runServiceTests(
+  _service: string,
   sources: readonly PolicySource[],
 ): Promise<PolicyTestOutcome> {
-  if (!sources.some((s) => /_test\.(ya?ml|json)$/.test(s.path))) return { ok: true };
-  const dir = await mkdtemp(join(tmpdir(), `portcullis-cp-${service}-`));
-  try {
-    for (const s of sources) {
-      await mkdir(dirname(join(dir, s.path)), { recursive: true });
-      await writeFile(join(dir, s.path), s.text);
-    }
-    const out: string[] = [];
-    const capture: CliIo = { stdout: (s) => out.push(s), stderr: (s) => out.push(s) };
-    const code = await (await import('./policy-test.js')).run([dir], capture);
-    const details = out
-      .join('\n')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.replaceAll(dir, '.'));
-    return code === 0 ? { ok: true } : { ok: false, details };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const r = runPolicyTests(sources);
+  if (r.ok) return { ok: true };
+  const failed = r.cases
+    .filter((c) => !c.passed)
+    .map((c) => `${c.file}:${c.line} ${c.name}: ${c.failures.join('; ')}`);
+  return { ok: false, details: [...r.problems.map(formatProblem), ...failed] };
 }
 
 function durationFlag(name: string, v: string | undefined, fallback: number): number {
@@ -77,6 +65,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       'max-wait': { type: 'string' },
       debounce: { type: 'string' },
       'source-commit': { type: 'string' },
+      single: { type: 'boolean' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -99,8 +88,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       maxWaitMs: durationFlag('max-wait', v['max-wait'], 60_000),
       debounceMs: durationFlag('debounce', v.debounce, 50),
       sourceCommit: v['source-commit'],
+      layout: v.single ? 'single' : 'services',
     },
-    { logger, runTests: runPolicyTests },
+    { logger, runTests: runServiceTests },
   );
   const port = await cp.start();
   const services = cp.revisions().services;
