@@ -3,6 +3,7 @@
 
 SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/@grpc/grpc-js-xds/deps
 PROTO_DEPS := proto/.deps
 
@@ -14,6 +15,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+GEN_STAMP := src/gen/.generated
+PROTO_SRC := proto/buf.yaml proto/buf.gen.yaml $(wildcard proto/portcullis/v1/*.proto)
+
 # Links the third-party protos from npm packages into proto/.deps (git-ignored) and runs buf.
 generate: install
 	@mkdir -p $(PROTO_DEPS)
@@ -22,18 +26,19 @@ generate: install
 	$(NODE_BIN)/buf generate --template proto/buf.gen.yaml proto \
 	  --path $(PROTO_DEPS)/envoy-api/envoy/service/auth/v3/external_auth.proto \
 	  --path $(PROTO_DEPS)/grpc-health/health/v1/health.proto \
-	  $(if $(wildcard proto/portcullis),--path proto/portcullis,)
+	  --path proto/portcullis
+	@touch $(GEN_STAMP)
 
-src/gen/envoy/service/auth/v3/external_auth_pb.ts:
+$(GEN_STAMP): $(PROTO_SRC) package-lock.json
 	$(MAKE) generate
 
-build: install src/gen/envoy/service/auth/v3/external_auth_pb.ts
+build: install $(GEN_STAMP)
 	$(NODE_BIN)/tsc -p tsconfig.json
 
 run: build
 	node dist/cli/main.js serve --policies policies $(ARGS)
 
-typecheck: install src/gen/envoy/service/auth/v3/external_auth_pb.ts
+typecheck: install $(GEN_STAMP)
 	$(NODE_BIN)/tsc -p tsconfig.check.json
 
 lint: install

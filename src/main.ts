@@ -7,6 +7,11 @@ import { createIdentityResolver } from './identity/index.js';
 import { createAdminServer } from './server/admin.js';
 import { createAuthorizer } from './server/authorizer.js';
 import {
+  checkApiService,
+  createCheckApiGrpcHandler,
+  createCheckApiHttpServer,
+} from './server/check-api-service.js';
+import {
   AUTHORIZATION_SERVICE_NAME,
   authorizationService,
   createCheckHandler,
@@ -24,6 +29,8 @@ export interface Running {
   readonly adminPort: number;
   /** Port of the HTTP authorization mode, undefined when disabled. */
   readonly httpPort: number | undefined;
+  /** Port of the JSON check API, undefined when disabled. */
+  readonly apiPort: number | undefined;
   readonly metrics: Metrics;
   /** Not-ready → stop accepting → drain in-flight calls (bounded by `graceMs`) → close. */
   stop(graceMs?: number): Promise<void>;
@@ -63,6 +70,14 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
     { maxInFlight: config.server.maxInFlight, defaultTimeoutMs: config.server.defaultTimeout },
   );
   grpcServer.addService(authorizationService, { check: check as grpc.UntypedHandleCall });
+  const apiCfg = config.server.api;
+  const apiDeps = { authorizer, metrics, require: apiCfg.require, maxTargets: apiCfg.maxTargets };
+  if (apiCfg.enabled) {
+    grpcServer.addService(checkApiService, {
+      check: createCheckApiGrpcHandler(apiDeps) as grpc.UntypedHandleCall,
+    });
+  }
+  const apiHttp = apiCfg.enabled ? createCheckApiHttpServer(apiDeps, apiCfg.maxBodyBytes) : undefined;
   health.addToServer(grpcServer);
   const admin = createAdminServer({
     metrics,
@@ -94,6 +109,7 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
   const grpcPort = await bindGrpc(grpcServer, config.server.grpc.host, config.server.grpc.port);
   let adminPort: number;
   let httpPort: number | undefined;
+  let apiPort: number | undefined;
   try {
     adminPort = await listenHttp(
       admin,
@@ -102,9 +118,10 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
       'the admin server',
     );
     if (httpAuthz) httpPort = await listenHttp(httpAuthz, httpCfg.host, httpCfg.port, 'HTTP authorization');
+    if (apiHttp) apiPort = await listenHttp(apiHttp, apiCfg.host, apiCfg.port, 'the check API');
   } catch (e) {
     grpcServer.forceShutdown();
-    await closeHttp(admin);
+    await Promise.all([closeHttp(admin), httpAuthz ? closeHttp(httpAuthz) : undefined]);
     throw e;
   }
   setServing(store.current() !== undefined);
@@ -127,10 +144,11 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
     await Promise.all([
       closeHttp(admin),
       httpAuthz ? closeHttp(httpAuthz) : undefined,
+      apiHttp ? closeHttp(apiHttp) : undefined,
       identity.close(),
       decisionLog.close(),
     ]);
   }
 
-  return { grpcPort, adminPort, httpPort, metrics, stop };
+  return { grpcPort, adminPort, httpPort, apiPort, metrics, stop };
 }

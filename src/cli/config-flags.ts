@@ -11,6 +11,7 @@ export const CONFIG_FLAGS = {
   'grpc-port': { type: 'string' },
   'admin-port': { type: 'string' },
   'http-port': { type: 'string' },
+  'api-port': { type: 'string' },
   'log-level': { type: 'string' },
   set: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
@@ -22,6 +23,7 @@ export const CONFIG_FLAGS_HELP = `  -c, --config FILE     YAML config file (also
   --grpc-port N         gRPC ext_authz port (server.grpc.port; 0 = any free port)
   --admin-port N        admin port for /healthz /readyz /metrics (server.admin.port)
   --http-port N         HTTP authorization mode port (server.http.port)
+  --api-port N          JSON check API port (server.api.port)
   --log-level LEVEL     trace|debug|info|warn|error|fatal (telemetry.log.level)
   --set KEY=VALUE       any config key, e.g. --set identity.jwt.required=true (repeatable)
 Precedence: schema defaults < config file < PORTCULLIS_* environment < flags.`;
@@ -45,6 +47,8 @@ export function flagsToConfig(values: ConfigFlagValues): RawConfig {
     setPath(out, ['server', 'admin', 'port'], portFlag('admin-port', values['admin-port']));
   if (values['http-port'] !== undefined)
     setPath(out, ['server', 'http', 'port'], portFlag('http-port', values['http-port']));
+  if (values['api-port'] !== undefined)
+    setPath(out, ['server', 'api', 'port'], portFlag('api-port', values['api-port']));
   if (typeof values['log-level'] === 'string')
     setPath(out, ['telemetry', 'log', 'level'], values['log-level']);
   for (const kv of (values.set as string[] | undefined) ?? []) {

@@ -25,6 +25,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       grpcPort: running.grpcPort,
       adminPort: running.adminPort,
       httpPort: running.httpPort,
+      apiPort: running.apiPort,
       policies: config.policy.dir,
       pid: process.pid,
     },

@@ -31,6 +31,12 @@ export interface Authorized {
   readonly revision: string;
 }
 
+/** The decisions of a batch, with the identification they share. */
+export interface AuthorizedBatch {
+  readonly identity: IdentityResult;
+  readonly results: readonly Authorized[];
+}
+
 /** The identify stage as the authorizer needs it. */
 export interface Identifier {
   identify(input: AuthzInput): IdentityResult | Promise<IdentityResult>;
@@ -140,7 +146,35 @@ export function createAuthorizer(deps: AuthorizerDeps) {
     return evaluate(input, identity, api, startNs, target);
   }
 
-  return { authorize };
+  /**
+   * Decides several targets (actions × resources) for one caller: identifies once, then evaluates
+   * each target against the same policy revision. Used by the application check API.
+   */
+  function authorizeAll(
+    input: AuthzInput,
+    api: Api,
+    targets: readonly CheckTarget[],
+    abandoned?: () => boolean,
+  ): AuthorizedBatch | Promise<AuthorizedBatch> {
+    const startNs = process.hrtime.bigint();
+    if (!deps.policies.current())
+      throw new PortcullisError('no_policy_loaded', 'no verified policy set is loaded');
+    const all = (identity: IdentityResult): AuthorizedBatch => ({
+      identity,
+      results: targets.map((t) => evaluate(input, identity, api, startNs, t)),
+    });
+    const identity = deps.identity.identify(input);
+    if (identity instanceof Promise) {
+      return identity.then((id) => {
+        if (abandoned?.())
+          throw new PortcullisError('request_cancelled', 'the caller left before the decision');
+        return all(id);
+      });
+    }
+    return all(identity);
+  }
+
+  return { authorize, authorizeAll };
 }
 
 /** The shared decision pipeline. */

@@ -65,6 +65,38 @@ export const serverConfigSchema = z
       .strict()
       .prefault({})
       .describe('HTTP authorization mode listener.'),
+    api: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Serve the application check API: JSON `POST /v1/check` here, and portcullis.v1.CheckService on the gRPC port.',
+          ),
+        host: z.string().default('0.0.0.0').describe('Address the JSON check API binds to.'),
+        port: port(9194, 'Port of the JSON check API.'),
+        require: z
+          .enum(['none', 'token', 'peer', 'any'])
+          .default('any')
+          .describe(
+            'Which callers may ask: `token` (a verified JWT), `peer` (a workload identity via mTLS/XFCC), `any` of both, or `none`; others get 401.',
+          ),
+        maxTargets: z
+          .number()
+          .int()
+          .min(1)
+          .default(1000)
+          .describe('Most (resource, action) pairs decided in one call.'),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(1024 * 1024)
+          .describe('Largest JSON request body, in bytes.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Application check API (resource-aware questions from applications).'),
     maxInFlight: z
       .number()
       .int()

@@ -49,6 +49,7 @@ export async function startInProcess(
       grpc: { host: '127.0.0.1', port: 0 },
       admin: { host: '127.0.0.1', port: 0 },
       http: { host: '127.0.0.1', port: 0 },
+      api: { host: '127.0.0.1', port: 0 },
       shutdownGrace: '5s',
       ...(overrides.server as object | undefined),
     },

@@ -15,6 +15,7 @@ export interface Sidecar {
   readonly grpcPort: number;
   readonly adminPort: number;
   readonly httpPort: number | undefined;
+  readonly apiPort: number | undefined;
   /** Every stdout line so far (JSON log lines). */
   readonly lines: string[];
   /** Every stderr line so far. */
@@ -26,11 +27,15 @@ export interface Sidecar {
 /** Starts `portcullis serve` on free ports and waits for its "portcullis serving" line. */
 export async function startSidecar(args: string[] = [], env: Record<string, string> = {}): Promise<Sidecar> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`make build\` first`);
-  const proc = spawn(process.execPath, [CLI, 'serve', '--grpc-port', '0', '--admin-port', '0', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [CLI, 'serve', '--grpc-port', '0', '--admin-port', '0', '--http-port', '0', '--api-port', '0', ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   // Never leave a sidecar behind when the test worker exits, whatever happened in the test.
   const reap = () => proc.kill('SIGKILL');
   process.once('exit', reap);
@@ -61,6 +66,7 @@ export async function startSidecar(args: string[] = [], env: Record<string, stri
     grpcPort: info.grpcPort as number,
     adminPort: info.adminPort as number,
     httpPort: info.httpPort as number | undefined,
+    apiPort: info.apiPort as number | undefined,
     lines,
     errLines,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {

@@ -128,7 +128,7 @@ describe('gRPC Check server (real server, real grpc-js client)', () => {
       ),
     );
     const results = await Promise.all(calls);
-    results.forEach((r, i) => expect(r.ok && r.response.status?.code).toBe(i % 2 ? 0 : 7));
+    for (const [i, r] of results.entries()) expect(r.ok && r.response.status?.code).toBe(i % 2 ? 0 : 7);
   });
 
   it('counts decisions in /metrics by outcome and reason', async () => {
