@@ -28,7 +28,8 @@ export function createTokenExtractor(sources: TokenSources): (request: HttpReque
         // Envoy joins repeated headers with ','; two credentials are ambiguous (RFC 6750 §2: one method).
         if (auth.includes(',')) return { kind: 'malformed', detail: 'more than one authorization header' };
         const m = BEARER.exec(auth);
-        if (!m || m[1] === '') return { kind: 'malformed', detail: 'empty bearer token' };
+        if (!m) return { kind: 'malformed', detail: 'malformed bearer credentials' };
+        if (m[1] === '') return { kind: 'malformed', detail: 'empty bearer token' };
         return { kind: 'token', token: m[1]!, from: 'authorization' };
       }
     }
