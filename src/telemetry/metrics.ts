@@ -26,6 +26,19 @@ const NONCONFORMING_DEFAULT_METRICS = [
   'nodejs_active_resources_total',
 ] as const;
 
+/**
+ * The fault series (gRPC code name, reason code) created at zero, so `rate()`, alerts and the
+ * dashboard see the first fault as an increase instead of a series appearing from nothing.
+ */
+export const KNOWN_FAULTS: readonly (readonly [code: string, reason: string])[] = [
+  ['CANCELLED', 'request_cancelled'],
+  ['DEADLINE_EXCEEDED', 'deadline_exceeded'],
+  ['INTERNAL', 'internal_error'],
+  ['INVALID_ARGUMENT', 'invalid_request'],
+  ['RESOURCE_EXHAUSTED', 'resource_exhausted'],
+  ['UNAVAILABLE', 'no_policy_loaded'],
+];
+
 /** The metric handles passed to components (telemetry is injected, never a global). */
 export interface Metrics {
   readonly registry: Registry;
@@ -72,7 +85,7 @@ export function createMetrics(options: { registry?: Registry; defaultMetrics?: b
     for (const name of NONCONFORMING_DEFAULT_METRICS) registry.removeSingleMetric(name);
   }
   const registers = [registry];
-  return {
+  const metrics: Metrics = {
     registry,
     decisions: new Counter({
       name: 'portcullis_decisions_total',
@@ -163,4 +176,6 @@ export function createMetrics(options: { registry?: Registry; defaultMetrics?: b
       registers,
     }),
   };
+  for (const [code, reason] of KNOWN_FAULTS) metrics.faults.inc({ code, reason }, 0);
+  return metrics;
 }
