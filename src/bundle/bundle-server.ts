@@ -95,7 +95,8 @@ export function createBundleServer(options: {
     let b = lookup(service);
     const prefer = req.headers.prefer;
     const wait = Math.min(preferWaitMs(Array.isArray(prefer) ? prefer.join(',') : prefer), maxWaitMs);
-    const applied: Record<string, string> = wait > 0 ? { 'preference-applied': `wait=${wait / 1000}` } : {};
+    const applied: Record<string, string> =
+      wait > 0 ? { 'preference-applied': `wait=${Math.ceil(wait / 1000)}` } : {};
     if (b && wait > 0 && etagMatches(req.headers['if-none-match'], b.etag)) {
       await waitForChange(service, wait, req);
       b = lookup(service);

@@ -90,7 +90,9 @@ export const bundleConfigSchema = z
       .boolean()
       .default(false)
       .describe('Accept a bundle whose revision is lower than the active one (rollback protection off).'),
-    limits: limitsSchema.prefault({}),
+    limits: limitsSchema
+      .prefault({})
+      .describe('Size limits that guard against oversized bundles and decompression bombs.'),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -228,7 +228,8 @@ class Plane {
     const revision = Math.max(this.lastRevision + 1, Date.now());
     const key = this.options.signingKey;
     const built = await buildBundle(sources, {
-      service,
+      name: service === ANY_SERVICE ? 'policies' : service,
+      service: service === ANY_SERVICE ? undefined : service,
       revision,
       key,
       sourceCommit: this.options.sourceCommit,
