@@ -23,7 +23,7 @@ export interface DecisionLogger {
 }
 
 /** Records serialized per event-loop turn, so a burst never holds the loop for long. */
-const DRAIN_CHUNK = 256;
+const DRAIN_CHUNK = 64;
 /** Minimum interval between two "lines dropped" warnings in the process log (ms). */
 const WARN_INTERVAL_MS = 10_000;
 

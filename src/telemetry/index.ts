@@ -7,7 +7,13 @@ export { NEVER_LOGGED_HEADERS, type TelemetryConfig, telemetryConfigSchema } fro
 export { DECISION_INPUT_VERSION, type DecisionRecord } from './decision-line.js';
 export { createDecisionLogger, type DecisionLogger } from './decision-logger.js';
 export { createLogger, serializeError } from './logger.js';
-export { CHECK_LATENCY_BUCKETS, createMetrics, EVAL_LATENCY_BUCKETS, KNOWN_FAULTS, type Metrics } from './metrics.js';
+export {
+  CHECK_LATENCY_BUCKETS,
+  createMetrics,
+  EVAL_LATENCY_BUCKETS,
+  KNOWN_FAULTS,
+  type Metrics,
+} from './metrics.js';
 export { scrubString } from './redact.js';
 export { parseTraceparent, type TraceParent, traceIdFromTraceparent } from './trace-context.js';
 export {

@@ -153,7 +153,7 @@ describe('createDecisionLogger', () => {
     // A stalled sink would block for ever; allow a GC pause on a busy 2-core machine.
     expect(maxMicros).toBeLessThan(50_000);
     expect(totalMicros / 5000).toBeLessThan(50);
-    expect(elapsedMs).toBeLessThan(3000);
+    expect(elapsedMs).toBeLessThan(10_000);
     expect(closeMs).toBeLessThan(1000);
   });
 
@@ -171,11 +171,14 @@ describe('createDecisionLogger', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stderr.trim().split('\n').at(-1) ?? '{}') as Record<string, number>;
-    expect(report.logged).toBeGreaterThan(10_000);
-    expect(report.dropped).toBeGreaterThan(report.logged! / 2);
+    expect(report.logged).toBe(20_000);
+    // 64 KiB of pipe + 64 KiB of buffer hold ~90 lines: everything else was dropped and counted.
+    expect(report.dropped).toBeGreaterThan(0);
+    expect(report.dropped! + report.queueDropped!).toBeGreaterThan(19_500);
+    // A stalled sink would block for ever; allow GC pauses and CPU starvation on a busy machine.
     expect(report.maxLogMicros).toBeLessThan(50_000);
     expect(report.meanLogMicros).toBeLessThan(50);
-    expect(report.maxLagMs).toBeLessThan(250);
+    expect(report.maxLagMs).toBeLessThan(1000);
     expect(report.closeMs).toBeLessThan(3000);
     console.log('blocked stdout:', report);
   }, 15_000);
