@@ -3,6 +3,8 @@ import { createMetrics } from '../../../src/telemetry/index.js';
 import { dashboardPanels } from './dashboard-panels.js';
 
 const panels = dashboardPanels();
+// Grafana's variable syntax (not a JS template literal).
+const DATASOURCE_VARIABLE = ['$', '{datasource}'].join('');
 
 describe('deploy/grafana/portcullis.json', () => {
   it.each([
@@ -24,7 +26,7 @@ describe('deploy/grafana/portcullis.json', () => {
 
   it('every panel queries the selected Prometheus data source, with a description', () => {
     for (const p of panels) {
-      expect(p.datasource?.uid, p.title).toBe('${datasource}');
+      expect(p.datasource?.uid, p.title).toBe(DATASOURCE_VARIABLE);
       expect(p.description, p.title).toBeTruthy();
       expect(p.targets?.length, p.title).toBeGreaterThan(0);
       for (const t of p.targets ?? []) expect(t.expr, p.title).toMatch(/portcullis_/);
