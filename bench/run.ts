@@ -12,7 +12,7 @@ import type { TargetResult } from './lib/measure.js';
 import { type BenchOptions, parseOptions, USAGE } from './lib/options.js';
 import { sidecarBuilt } from './lib/portcullis.js';
 import { type Prepared, prepare } from './lib/prepare.js';
-import type { HotFunction } from './lib/profile.js';
+import type { ProfileSummary } from './lib/profile.js';
 import { type BenchResults, rateRun, renderMarkdown, type ScalingResult } from './lib/report.js';
 import { countPolicies, runBare, runCerbos, runPortcullis, runProfile, runScaling } from './lib/stages.js';
 import { buildNotes, computeRatios } from './lib/verdict.js';
@@ -25,7 +25,7 @@ const WORK = join(ROOT, 'bench', '.work');
 interface Measured {
   readonly targets: TargetResult[];
   readonly scaling: ScalingResult[];
-  readonly profile: HotFunction[] | null;
+  readonly profile: ProfileSummary | null;
 }
 
 async function versions(cerbos: string | null): Promise<Record<string, string>> {
@@ -69,7 +69,7 @@ async function runStages(options: BenchOptions, prepared: Prepared): Promise<Mea
     process.stdout.write(`• scaling ${options.scaling.join(' / ')} policies…\n`);
     scaling = await runScaling(ctx, options.scaling);
   }
-  let profile: HotFunction[] | null = null;
+  let profile: ProfileSummary | null = null;
   if (options.stages.has('profile')) {
     process.stdout.write('• profile (node --cpu-prof)…\n');
     profile = await runProfile(ctx, dirs.realistic);

@@ -92,6 +92,6 @@ export function portcullisConfig(options: {
         ],
       },
     },
-    telemetry: { log: { level: 'warn' }, decisionLog: { enabled: false } },
+    telemetry: { log: { level: 'info' }, decisionLog: { enabled: false } },
   };
 }

@@ -22,6 +22,8 @@ export interface Sidecar {
   readonly adminPort: number;
   /** Milliseconds from spawn to the "portcullis serving" log line (includes policy compilation). */
   readonly startupMs: number;
+  /** Wall-clock time of the spawn (ms since epoch). */
+  readonly spawnedAt: number;
 }
 
 /** Options for one sidecar run. */
@@ -40,10 +42,10 @@ export function sidecarBuilt(root: string): boolean {
   return existsSync(join(root, SIDECAR_MAIN));
 }
 
-/** Which optional port flags `portcullis serve` accepts (the HTTP authz port arrived later). */
-async function serveFlags(root: string): Promise<string[]> {
+/** Port flags `portcullis serve` accepts beyond gRPC/admin (HTTP authz and check API): all set to 0. */
+async function extraPortFlags(root: string): Promise<string[]> {
   const { stdout } = await run('node', [SIDECAR_MAIN, 'serve', '--help'], { cwd: root });
-  return stdout.includes('--http-port') ? ['--http-port', '0'] : [];
+  return ['--http-port', '--api-port'].filter((flag) => stdout.includes(flag)).flatMap((flag) => [flag, '0']);
 }
 
 /** Starts `node dist/cli/main.js serve` on free ports and waits for its "portcullis serving" line. */
@@ -60,7 +62,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     '0',
     '--admin-port',
     '0',
-    ...(await serveFlags(options.root)),
+    ...(await extraPortFlags(options.root)),
     ...(options.configFile === undefined ? [] : ['--config', options.configFile]),
   ];
   const started = Date.now();
@@ -75,7 +77,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const grpcPort = Number(fields.grpcPort);
   const adminPort = Number(fields.adminPort);
   if (!(grpcPort > 0 && adminPort > 0)) throw new Error(`portcullis serving line without ports: ${line}`);
-  return { process: child, grpcPort, adminPort, startupMs: Date.now() - started };
+  return { process: child, grpcPort, adminPort, startupMs: Date.now() - started, spawnedAt: started };
 }
 
 /** The sidecar's own decision counters, from `/metrics` on the admin port. */

@@ -1,5 +1,5 @@
 import type { RunResult, TargetResult } from './measure.js';
-import type { HotFunction } from './profile.js';
+import type { HotFunction, ProfileSummary } from './profile.js';
 
 /** One row of the scaling study: the sidecar serving a generated set of `policies` policies. */
 export interface ScalingResult {
@@ -32,7 +32,7 @@ export interface BenchResults {
   readonly targets: readonly TargetResult[];
   readonly ratios: Readonly<Record<string, number | null>>;
   readonly scaling: readonly ScalingResult[];
-  readonly profile: readonly HotFunction[] | null;
+  readonly profile: ProfileSummary | null;
   readonly notes: readonly string[];
 }
 
@@ -81,15 +81,36 @@ function scalingRows(scaling: readonly ScalingResult[]): string[] {
   ];
 }
 
+function hotRows(rows: readonly HotFunction[], what: string): string[] {
+  return [
+    `| self | ms | ${what} |`,
+    '|---:|---:|---|',
+    ...rows.map((f) => `| ${fixed(f.selfPercent, 1)} % | ${fixed(f.selfMs, 0)} | \`${f.where}\` |`),
+  ];
+}
+
+function profileSection(profile: ProfileSummary | null): string[] {
+  if (profile === null) return [];
+  return [
+    '## Sidecar CPU profile under saturated load (node --cpu-prof, load window only)',
+    '',
+    `Busy CPU in the window: ${int(profile.busyMs)} ms. By component (self time):`,
+    '',
+    ...hotRows(profile.components, 'component'),
+    '',
+    'Top functions by self time:',
+    '',
+    ...hotRows(profile.functions, 'function'),
+    '',
+  ];
+}
+
 /** Renders results.md. */
 export function renderMarkdown(results: BenchResults, rates: readonly number[]): string {
   const versions = Object.entries(results.versions)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   const ratios = Object.entries(results.ratios).map(([k, v]) => `| ${k} | ${fixed(v)} |`);
-  const profile = results.profile
-    ? results.profile.map((f) => `| ${fixed(f.selfPercent, 1)} % | ${fixed(f.selfMs, 0)} | \`${f.where}\` |`)
-    : [];
   return [
     '# Benchmark results',
     '',
@@ -118,16 +139,7 @@ export function renderMarkdown(results: BenchResults, rates: readonly number[]):
     '',
     ...scalingRows(results.scaling),
     '',
-    ...(profile.length > 0
-      ? [
-          '## Sidecar CPU profile under saturated load (top self time)',
-          '',
-          '| self | ms | function |',
-          '|---:|---:|---|',
-          ...profile,
-          '',
-        ]
-      : []),
+    ...profileSection(results.profile),
     '## Notes',
     '',
     ...results.notes.map((n) => `- ${n}`),

@@ -6,7 +6,7 @@ import { readDecisionCounters } from './portcullis.js';
 import { writePortcullisPolicies } from './portcullis-policies.js';
 import type { ServerProcess } from './proc.js';
 import { readProcStats } from './proc.js';
-import { type HotFunction, summarizeProfileDir } from './profile.js';
+import { type ProfileSummary, summarizeProfileDir } from './profile.js';
 import type { ScalingResult } from './report.js';
 import { type Started, startBare, startCerbos, startPortcullis } from './targets.js';
 
@@ -103,29 +103,36 @@ export function runCerbos(
   );
 }
 
-/** Profiles the sidecar (`node --cpu-prof`) under saturated load and returns the top self-time functions. */
-export async function runProfile(ctx: BenchContext, policyDir: string): Promise<HotFunction[] | null> {
+/**
+ * Profiles the sidecar (`node --cpu-prof`) under saturated load and returns the top self-time
+ * functions of the load window only (start-up — module loading, policy compilation — excluded).
+ */
+export async function runProfile(ctx: BenchContext, policyDir: string): Promise<ProfileSummary | null> {
   const profileDir = join(ctx.work, 'profile');
   await rm(profileDir, { recursive: true, force: true });
-  const policies = await countPolicies(policyDir);
-  const plan: LoadPlan = { ...ctx.plan, rates: [] };
-  await withServer(
-    () =>
-      startPortcullis({
-        key: 'portcullis-profile',
-        label: 'profiled',
-        root: ctx.root,
-        work: ctx.work,
-        policyDir,
-        policies,
-        configFile: ctx.portcullisConfig,
-        profileDir,
-        body: ctx.envoyBody,
-        timeoutMs: 60_000,
-      }),
-    (target) => measureTarget(target, plan),
-  );
-  return summarizeProfileDir(profileDir, ctx.root, 25);
+  const started = await startPortcullis({
+    key: 'portcullis-profile',
+    label: 'profiled',
+    root: ctx.root,
+    work: ctx.work,
+    policyDir,
+    policies: await countPolicies(policyDir),
+    configFile: ctx.portcullisConfig,
+    profileDir,
+    body: ctx.envoyBody,
+    timeoutMs: 60_000,
+  });
+  const spawnedAt = started.sidecar.spawnedAt;
+  let window = { fromMs: 0, toMs: 0 };
+  try {
+    const loadStart = Date.now();
+    await measureTarget(started.target, { ...ctx.plan, rates: [] });
+    window = { fromMs: loadStart - spawnedAt + ctx.plan.warmupSec * 1000, toMs: Date.now() - spawnedAt };
+  } finally {
+    // The profile is written when the process exits.
+    await started.process.stop(30_000);
+  }
+  return summarizeProfileDir(profileDir, ctx.root, 25, window);
 }
 
 /** Evaluation cost and memory of the sidecar serving a generated set of `count` policies. */

@@ -133,7 +133,14 @@ describe.skipIf(missing !== '' && !IN_CI)(
       generateStubs(join(work, 'stubs'));
       await writeFile(join(work, 'policies', 'orders.yaml'), POLICY);
       // Port 0 everywhere: other sidecars (other test files) may be running at the same time.
-      sidecar = await startSidecar(['--policies', join(work, 'policies'), '--http-port', '0']);
+      sidecar = await startSidecar([
+        '--policies',
+        join(work, 'policies'),
+        '--http-port',
+        '0',
+        '--api-port',
+        '0',
+      ]);
       const run = spawnSync(PYTHON, [join(ROOT, 'test/python/check_client.py'), String(sidecar.grpcPort)], {
         input: JSON.stringify(CASES),
         encoding: 'utf8',
