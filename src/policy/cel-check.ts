@@ -72,14 +72,21 @@ export function checkExpr(
   return { type, issues: c.issues, variables: c.used, strings: c.strings };
 }
 
-/** Evaluates a constant probe expression; returns its error message, if any. */
+const probes = new Map<string, string | undefined>();
+
+/** Evaluates a constant probe expression; returns its error message, if any (memoized, bounded). */
 function probe(text: string): string | undefined {
+  if (probes.has(text)) return probes.get(text);
+  let message: string | undefined;
   try {
     const r = plan(CEL_ENV, parseCel(text))();
-    return isCelError(r) ? r.message : undefined;
+    message = isCelError(r) ? r.message : undefined;
   } catch (e) {
-    return (e as Error).message;
+    message = (e as Error).message;
   }
+  if (probes.size >= 10_000) probes.clear();
+  probes.set(text, message);
+  return message;
 }
 
 function constString(e: Expr | undefined): string | undefined {

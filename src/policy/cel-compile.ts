@@ -9,6 +9,20 @@ import { CEL_ENV } from './cel-env.js';
 import { compileFast, type FastBool } from './cel-fast.js';
 import { type CType, fits, T, typeName } from './cel-types.js';
 
+// The CEL parser costs ~0.2-1 ms per expression; bundles and reloads repeat the same texts.
+// Parsed ASTs are immutable, so they are shared (bounded; cleared when full).
+const parseCache = new Map<string, ReturnType<typeof parse>>();
+
+function parseCached(source: string): ReturnType<typeof parse> {
+  let p = parseCache.get(source);
+  if (p === undefined) {
+    p = parse(source);
+    if (parseCache.size >= 20_000) parseCache.clear();
+    parseCache.set(source, p);
+  }
+  return p;
+}
+
 /** A compiled expression. */
 export interface CompiledCel {
   readonly source: string;
@@ -33,7 +47,7 @@ export function compileCel(
 ): { ok: true; expr: CompiledCel } | { ok: false; issues: CheckIssue[] } {
   let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parse(source);
+    parsed = parseCached(source);
   } catch (e) {
     const err = e as Error & { location?: { start?: { offset?: number } } };
     const message = err.message.replace(/^<input>:\d+:\d+: /, '');

@@ -41,7 +41,8 @@ export const HELPER_FUNCS: readonly CelFunc[] = [
   celFunc('hasGroup', [DYN, STRING], BOOL, (principal, group) =>
     listField(principal, 'groups').includes(group),
   ),
-  // Strict evaluation turns a missing map key into an error; lookup() reads optional keys safely.
+  // Strict evaluation turns a missing map key into an error; lookup() reads optional keys safely
+  // (the fallback is returned when the key is absent or its value is null).
   celFunc('lookup', [DYN, DYN, DYN], DYN, (map, key, fallback) => {
     if (!isCelMap(map)) throw new Error('lookup() needs a map as first argument');
     if (typeof key !== 'string' && typeof key !== 'bigint' && typeof key !== 'boolean') {

@@ -130,7 +130,8 @@ class FastCompiler {
         for (const item of c) if (typeof item === typeof x && item === x) return true;
         return c.every((item) => typeof item === typeof x) ? false : undefined;
       }
-      if (isObject(c) && typeof x === 'string') return Object.hasOwn(c, x);
+      // @bufbuild/cel treats a key holding null as absent: leave that case to CEL.
+      if (isObject(c) && typeof x === 'string') return c[x] === null ? undefined : Object.hasOwn(c, x);
       return undefined;
     };
   }
@@ -152,7 +153,8 @@ class FastCompiler {
     if (!o) return undefined;
     return (v) => {
       const x = o(v);
-      return isObject(x) ? Object.hasOwn(x, field) : undefined;
+      if (!isObject(x) || x[field] === null) return undefined;
+      return Object.hasOwn(x, field);
     };
   }
 
@@ -176,6 +178,25 @@ class FastCompiler {
     }
   }
 
+  /** Index with a literal key, or `lookup(map, 'key', fallback)` (fallback when absent or null). */
+  private call(fn: string, target: Expr | undefined, args: readonly Expr[]): FastVal | undefined {
+    const [a, b, c] = args;
+    if (target !== undefined || !a || !b) return undefined;
+    const o = this.val(a);
+    const key = this.constant(b);
+    if (!o || (typeof key !== 'string' && typeof key !== 'number')) return undefined;
+    if (fn === '_[_]' && args.length === 2) return (v) => pick(o(v), key);
+    if (fn !== 'lookup' || args.length !== 3 || !c || typeof key !== 'string') return undefined;
+    const fallback = this.val(c);
+    if (!fallback) return undefined;
+    return (v) => {
+      const m = o(v);
+      if (!isObject(m)) return MISSING;
+      const x = Object.hasOwn(m, key) ? m[key] : undefined;
+      return x === undefined || x === null ? fallback(v) : x;
+    };
+  }
+
   /** A value accessor: a literal, a declared variable, or a field/key/index path from one. */
   val(e: Expr): FastVal | undefined {
     const k = e.exprKind;
@@ -194,14 +215,8 @@ class FastCompiler {
         const field = k.value.field;
         return o && ((v) => pick(o(v), field));
       }
-      case 'callExpr': {
-        const { function: fn, args } = k.value;
-        if (fn !== '_[_]' || args.length !== 2 || !args[0] || !args[1]) return undefined;
-        const o = this.val(args[0]);
-        const key = this.constant(args[1]);
-        if (!o || (typeof key !== 'string' && typeof key !== 'number')) return undefined;
-        return (v) => pick(o(v), key);
-      }
+      case 'callExpr':
+        return this.call(k.value.function, k.value.target, k.value.args);
       default:
         return undefined;
     }

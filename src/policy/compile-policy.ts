@@ -115,8 +115,8 @@ function compileRule(
   policyIndex: number,
   key: string,
 ): CRule {
-  const problem = (sub: DocPath) => (field: string, message: string) =>
-    env.errors.at(doc, [...path, ...sub, field], message, r.id);
+  const problem = (sub: DocPath) => (at: DocPath, message: string) =>
+    env.errors.at(doc, [...path, ...sub, ...at], message, r.id);
   if (r.auditAs !== undefined && r.effect !== 'AUDIT')
     env.errors.at(doc, [...path, 'auditAs'], 'auditAs is only valid with effect AUDIT', r.id);
   const from = r.from?.map((f, i) => {
@@ -127,7 +127,8 @@ function compileRule(
   const to = r.to?.map((t, i): OpEntry => compileOp(t, problem(['to', i])));
   r.roles?.forEach((role, i) => {
     if (!env.roles.isKnown(role)) {
-      const known = [...env.roles.baseRoleNames(), ...env.roles.derived.keys()].sort().join(', ') || 'none';
+      const known =
+        [...new Set([...env.roles.baseRoleNames(), ...env.roles.derived.keys()])].sort().join(', ') || 'none';
       env.errors.at(doc, [...path, 'roles', i], `unknown role '${role}' (known roles: ${known})`, r.id);
     }
   });
@@ -175,8 +176,8 @@ export function compilePolicy(
     return compileRule(env, doc, ['rules', i], r, index, key);
   });
   if (rules.length === 0) env.warnings.at(doc, ['rules'], 'policy has no rules');
-  const selector = compileOp(p.selector ?? {}, (field, message) =>
-    env.errors.at(doc, ['selector', field], message),
+  const selector = compileOp(p.selector ?? {}, (at, message) =>
+    env.errors.at(doc, ['selector', ...at], message),
   );
   const mode = p.mode ?? 'enforce';
   const pos = doc.locate([]);

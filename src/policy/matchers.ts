@@ -22,8 +22,8 @@ type FromSpec = z.output<typeof fromSchema>;
 type ToSpec = z.output<typeof toSchema>;
 type SelectorSpec = z.output<typeof selectorSchema>;
 
-/** Reports a problem found while compiling a field (field name, message). */
-export type FieldProblem = (field: string, message: string) => void;
+/** Reports a problem found while compiling a field (path inside the entry, message). */
+export type FieldProblem = (at: readonly (string | number)[], message: string) => void;
 
 function list(values: readonly (string | number)[]): string {
   return `[${values.join(', ')}]`;
@@ -97,9 +97,9 @@ function principalCond(field: string, patterns: readonly string[], negate: boole
 }
 
 function cidrCond(field: string, blocks: readonly string[], negate: boolean, problem: FieldProblem): Cond {
-  const parsed = blocks.map((b) => {
+  const parsed = blocks.map((b, i) => {
     const c = parseCidr(b);
-    if (c === undefined) problem(field, `invalid IP address or CIDR block '${b}'`);
+    if (c === undefined) problem([field, i], `invalid IP address or CIDR block '${b}'`);
     return c;
   });
   const addr = (c: EvalCtx) => c.input.principal.source.address || c.input.request.source.address;
@@ -149,11 +149,11 @@ function compilePaths(
 ): PathPattern[] | undefined {
   if (patterns === undefined) return undefined;
   const out: PathPattern[] = [];
-  for (const src of patterns) {
+  patterns.forEach((src, i) => {
     const r = compilePathPattern(src);
     if (r.ok) out.push(r.pattern);
-    else problem(field, r.message);
-  }
+    else problem([field, i], r.message);
+  });
   return out;
 }
 

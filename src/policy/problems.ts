@@ -22,6 +22,15 @@ export function formatProblem(p: Problem): string {
   return `${p.file}:${p.line}:${p.column}:${rule} ${p.message}${at}`;
 }
 
+function valueAt(root: unknown, path: DocPath): unknown {
+  let v = root;
+  for (const k of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string | number, unknown>)[k as string | number];
+  }
+  return v;
+}
+
 /** A problem sink bound to errors or warnings. */
 export class ProblemList {
   readonly list: Problem[] = [];
@@ -60,6 +69,8 @@ export class ProblemList {
       const path = [...prefix, ...issue.path];
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) this.at(doc, [...path, key], `unknown field '${key}'`, undefined, true);
+      } else if (issue.code === 'invalid_type' && valueAt(doc.value, path) === undefined) {
+        this.at(doc, path, `missing required field '${String(path[path.length - 1])}'`);
       } else if (issue.code === 'invalid_union') {
         this.union(doc, path, issue.errors, issue.message);
       } else {

@@ -46,16 +46,23 @@ export function parseYamlDocs(file: string, text: string, problems: Problem[]): 
   const out: ParsedDoc[] = [];
   for (const doc of list) {
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) {
-        const pos = lc.linePos(e.pos[0]);
-        problems.push({
-          file,
-          line: pos.line,
-          column: pos.col,
-          path: '',
-          message: `YAML: ${firstLine(e.message)}`,
-        });
-      }
+      // One syntax error cascades into dozens of follow-ups: report the first, count the rest.
+      const e = doc.errors[0] as (typeof doc.errors)[number];
+      const pos = lc.linePos(e.pos[0]);
+      const more = doc.errors.length - 1;
+      const tail =
+        more === 0
+          ? ''
+          : more === 1
+            ? ' (1 more YAML error follows from it)'
+            : ` (${more} more YAML errors follow from it)`;
+      problems.push({
+        file,
+        line: pos.line,
+        column: pos.col,
+        path: '',
+        message: `YAML: ${firstLine(e.message)}${tail}`,
+      });
       continue;
     }
     if (doc.contents === null) continue;
