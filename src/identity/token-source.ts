@@ -16,7 +16,28 @@ export type TokenExtraction =
   | { readonly kind: 'malformed'; readonly detail: string };
 
 const NONE: TokenExtraction = Object.freeze({ kind: 'none' });
-const BEARER = /^bearer +([^ ]*) *$/i;
+
+/** True when `v` starts with "bearer " in any letter case (RFC 7235 §2.1: schemes are case-insensitive). */
+function isBearer(v: string): boolean {
+  if (v.length < 7 || v.charCodeAt(6) !== 0x20) return false;
+  const word = 'bearer';
+  for (let i = 0; i < 6; i++) if ((v.charCodeAt(i) | 0x20) !== word.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The token of a `Bearer` authorization value (hot path: index scans, one slice). */
+function bearerToken(auth: string): TokenExtraction {
+  // Envoy joins repeated headers with ','; two credentials are ambiguous (RFC 6750 §2: one method).
+  if (auth.indexOf(',') !== -1) return { kind: 'malformed', detail: 'more than one authorization header' };
+  let start = 7;
+  while (auth.charCodeAt(start) === 0x20) start++;
+  let end = auth.length;
+  while (end > start && auth.charCodeAt(end - 1) === 0x20) end--;
+  if (start === end) return { kind: 'malformed', detail: 'empty bearer token' };
+  const space = auth.indexOf(' ', start);
+  if (space !== -1 && space < end) return { kind: 'malformed', detail: 'malformed bearer credentials' };
+  return { kind: 'token', token: auth.slice(start, end), from: 'authorization' };
+}
 
 /** Creates an extractor for the configured sources. */
 export function createTokenExtractor(sources: TokenSources): (request: HttpRequestInput) => TokenExtraction {
@@ -24,14 +45,7 @@ export function createTokenExtractor(sources: TokenSources): (request: HttpReque
     const headers = request.headers;
     if (sources.bearer) {
       const auth = headers.authorization;
-      if (auth !== undefined && auth.length > 6 && auth.slice(0, 7).toLowerCase() === 'bearer ') {
-        // Envoy joins repeated headers with ','; two credentials are ambiguous (RFC 6750 §2: one method).
-        if (auth.includes(',')) return { kind: 'malformed', detail: 'more than one authorization header' };
-        const m = BEARER.exec(auth);
-        if (!m) return { kind: 'malformed', detail: 'malformed bearer credentials' };
-        if (m[1] === '') return { kind: 'malformed', detail: 'empty bearer token' };
-        return { kind: 'token', token: m[1]!, from: 'authorization' };
-      }
+      if (auth !== undefined && isBearer(auth)) return bearerToken(auth);
     }
     for (const h of sources.headers) {
       const v = headers[h.name];
