@@ -253,7 +253,7 @@ describe('engine properties', () => {
         fc.array(request, { minLength: 1, maxLength: 6 }),
         (base, at, deny, ownPolicy, requests) => {
           const more = base.map((p) => ({ ...p, rules: p.rules.map((r, j) => ({ id: `r${j}`, ...r })) }));
-          if (ownPolicy) more.push({ mode: 'enforce', rules: [deny] });
+          if (ownPolicy) more.push({ mode: 'enforce', rules: [{ ...deny, id: 'added-deny' }] });
           else more[at % more.length]?.rules.splice(at % 3, 0, { ...deny, id: 'added-deny' });
           const a = compileOk(base);
           const b = compileOk(more);
