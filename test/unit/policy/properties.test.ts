@@ -189,17 +189,15 @@ describe('engine properties', () => {
     const doc = fc.oneof(
       fc.string(),
       fc.jsonValue().map((v) => JSON.stringify(v)),
-      fc
-        .anything()
-        .map(
-          (v) =>
-            JSON.stringify({
-              apiVersion: 'portcullis.dev/v1',
-              kind: 'Policy',
-              metadata: { name: 'x' },
-              rules: [v],
-            }) ?? '',
-        ),
+      fc.anything().map(
+        (v) =>
+          JSON.stringify({
+            apiVersion: 'portcullis.dev/v1',
+            kind: 'Policy',
+            metadata: { name: 'x' },
+            rules: [v],
+          }) ?? '',
+      ),
     );
     fc.assert(
       fc.property(
@@ -253,7 +251,8 @@ describe('engine properties', () => {
         fc.array(request, { minLength: 1, maxLength: 6 }),
         (base, at, deny, ownPolicy, requests) => {
           const more = base.map((p) => ({ ...p, rules: p.rules.map((r, j) => ({ id: `r${j}`, ...r })) }));
-          if (ownPolicy) more.push({ mode: 'enforce', rules: [{ ...deny, id: 'added-deny' }] });
+          if (ownPolicy)
+            more.push({ selector: undefined, mode: 'enforce', rules: [{ ...deny, id: 'added-deny' }] });
           else more[at % more.length]?.rules.splice(at % 3, 0, { ...deny, id: 'added-deny' });
           const a = compileOk(base);
           const b = compileOk(more);
