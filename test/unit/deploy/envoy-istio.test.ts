@@ -98,6 +98,8 @@ describe('deploy/envoy', () => {
     const [bootstrap] = docs('envoy', 'envoy-http.yaml');
     const { filter, clusterPort } = extAuthz(bootstrap!);
     expect(clusterPort).toBe(server.http.port);
+    expect([filter.failure_mode_allow, filter.status_on_error]).toEqual([false, { code: 503 }]);
+    expect(seconds(filter.http_service.server_uri.timeout) * 1000).toBeLessThanOrEqual(server.defaultTimeout);
     expect(new URL(filter.http_service.server_uri.uri).port).toBe(String(server.http.port));
     const upstream = filter.http_service.authorization_response.allowed_upstream_headers.patterns as Obj[];
     for (const h of Object.values(decision.upstreamHeaders)) {
