@@ -5,7 +5,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { AuthzInput, SourceIdentity } from '../types.js';
 import { type KindedFailure, peerFailure } from './failure.js';
-import { compileGlobs } from './glob.js';
+import { compileGlobs, type GlobMatcher } from './glob.js';
 import { sha256 } from './hash.js';
 import { LruCache } from './lru.js';
 import { parseSpiffeId, type SpiffeId, type SpiffeIdResult } from './spiffe-id.js';
@@ -73,40 +73,51 @@ function blockListOf(entries: readonly string[]): BlockList {
 
 /** Creates the peer resolver (synchronous: certificate verification is cached by PEM hash). */
 export function createPeerResolver(opts: PeerOptions): PeerResolver {
-  const certCache = new LruCache<CachedSvid>(opts.certificateCacheSize);
-  const idCache = new LruCache<SpiffeIdResult>(4096);
-  const trustedId = compileGlobs(opts.xfcc.trustedSpiffeIds);
-  const trustedAddresses = blockListOf(opts.xfcc.trustedAddresses);
-  const isTrustedProxy = (principal: string, address: string): boolean =>
-    (principal !== '' && trustedId(principal)) ||
-    (isIP(address) !== 0 && trustedAddresses.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4'));
+  const peers = new PeerIdentifier(opts);
+  return (input, nowMs) => peers.resolve(input, nowMs);
+}
 
-  const verifyCached = (pem: string, nowMs: number): SvidResult => {
-    const key = sha256(pem);
-    const hit = certCache.get(key);
-    if (hit && hit.version === opts.bundles.version && nowMs < hit.expiresAt) return hit.result;
-    const result = verifyX509Svid(pem, {
-      bundleFor: (td) => opts.bundles.get(td),
-      allowedTrustDomains: opts.allowedTrustDomains,
-      nowMs,
-    });
-    const expiresAt = result.ok ? result.notAfterMs : nowMs + FAILED_CERT_TTL_MS;
-    certCache.set(key, { result, expiresAt, version: opts.bundles.version });
-    return result;
-  };
+/** Holds the caches (verified certificates, parsed SPIFFE IDs) and the trusted-proxy matchers. */
+class PeerIdentifier {
+  private readonly certCache: LruCache<CachedSvid>;
+  private readonly idCache = new LruCache<SpiffeIdResult>(4096);
+  private readonly trustedId: GlobMatcher;
+  private readonly trustedAddresses: BlockList;
 
-  const parseCached = (principal: string): SpiffeIdResult => {
-    let parsed = idCache.get(principal);
-    if (parsed === undefined) {
-      parsed = parseSpiffeId(principal);
-      idCache.set(principal, parsed);
+  constructor(private readonly opts: PeerOptions) {
+    this.certCache = new LruCache(opts.certificateCacheSize);
+    this.trustedId = compileGlobs(opts.xfcc.trustedSpiffeIds);
+    this.trustedAddresses = blockListOf(opts.xfcc.trustedAddresses);
+  }
+
+  resolve(input: AuthzInput, nowMs: number): SourceIdentity | KindedFailure {
+    const src = input.source;
+    const xfcc = this.opts.xfcc.enabled ? input.request.headers[XFCC_HEADER] : undefined;
+    if (xfcc === undefined || xfcc === '')
+      return this.identify(src.principal, src.certificate, src.address, nowMs);
+    if (!this.isTrustedProxy(src.principal, src.address)) {
+      if (!this.opts.xfcc.rejectUntrusted)
+        return this.identify(src.principal, src.certificate, src.address, nowMs);
+      return peerFailure(
+        'xfcc',
+        'xfcc_untrusted',
+        'x-forwarded-client-cert sent by a peer that is not a trusted proxy',
+      );
     }
-    return parsed;
-  };
+    const fwd = forwardedClient(xfcc, src.principal);
+    if ('ok' in fwd) return fwd;
+    return this.identify(fwd.principal, fwd.pem, src.address, nowMs);
+  }
 
-  const identify = (principal: string, pem: string, address: string, nowMs: number) => {
+  private identify(
+    principal: string,
+    pem: string,
+    address: string,
+    nowMs: number,
+  ): SourceIdentity | KindedFailure {
+    const { mode, allowedTrustDomains } = this.opts;
     if (pem !== '') {
-      const svid = verifyCached(pem, nowMs);
+      const svid = this.verifyCached(pem, nowMs);
       if (svid.ok) {
         if (principal !== '' && principal !== svid.spiffeId.id) {
           return peerFailure(
@@ -118,10 +129,10 @@ export function createPeerResolver(opts: PeerOptions): PeerResolver {
         return sourceIdentity(svid.spiffeId.id, svid.spiffeId, true, address);
       }
       // Envoy mode: a certificate from a trust domain we hold no bundle for is Envoy's to vouch for.
-      if (!(svid.noBundle && opts.mode === 'envoy')) return peerFailure('x509', svid.reason, svid.detail);
+      if (!(svid.noBundle && mode === 'envoy')) return peerFailure('x509', svid.reason, svid.detail);
     }
     if (principal === '') return sourceIdentity('', null, false, address);
-    if (opts.mode === 'required') {
+    if (mode === 'required') {
       return peerFailure(
         'x509',
         'certificate_missing',
@@ -130,32 +141,44 @@ export function createPeerResolver(opts: PeerOptions): PeerResolver {
     }
     if (!principal.toLowerCase().startsWith('spiffe:'))
       return sourceIdentity(principal, null, false, address);
-    const parsed = parseCached(principal);
+    const parsed = this.parseCached(principal);
     if (!parsed.ok) return peerFailure('spiffe', 'spiffe_id_invalid', `peer principal: ${parsed.error}`);
     const td = parsed.value.trustDomain;
-    if (opts.allowedTrustDomains.size > 0 && !opts.allowedTrustDomains.has(td)) {
+    if (allowedTrustDomains.size > 0 && !allowedTrustDomains.has(td)) {
       return peerFailure('spiffe', 'trust_domain_not_allowed', `trust domain ${td} is not allowed`);
     }
     return sourceIdentity(principal, parsed.value, false, address);
-  };
+  }
 
-  return (input, nowMs) => {
-    const src = input.source;
-    const xfcc = opts.xfcc.enabled ? input.request.headers[XFCC_HEADER] : undefined;
-    if (xfcc === undefined || xfcc === '')
-      return identify(src.principal, src.certificate, src.address, nowMs);
-    if (!isTrustedProxy(src.principal, src.address)) {
-      if (!opts.xfcc.rejectUntrusted) return identify(src.principal, src.certificate, src.address, nowMs);
-      return peerFailure(
-        'xfcc',
-        'xfcc_untrusted',
-        'x-forwarded-client-cert sent by a peer that is not a trusted proxy',
-      );
+  private isTrustedProxy(principal: string, address: string): boolean {
+    if (principal !== '' && this.trustedId(principal)) return true;
+    const family = isIP(address);
+    return family !== 0 && this.trustedAddresses.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  }
+
+  private verifyCached(pem: string, nowMs: number): SvidResult {
+    const bundles = this.opts.bundles;
+    const key = sha256(pem);
+    const hit = this.certCache.get(key);
+    if (hit && hit.version === bundles.version && nowMs < hit.expiresAt) return hit.result;
+    const result = verifyX509Svid(pem, {
+      bundleFor: (td) => bundles.get(td),
+      allowedTrustDomains: this.opts.allowedTrustDomains,
+      nowMs,
+    });
+    const expiresAt = result.ok ? result.notAfterMs : nowMs + FAILED_CERT_TTL_MS;
+    this.certCache.set(key, { result, expiresAt, version: bundles.version });
+    return result;
+  }
+
+  private parseCached(principal: string): SpiffeIdResult {
+    let parsed = this.idCache.get(principal);
+    if (parsed === undefined) {
+      parsed = parseSpiffeId(principal);
+      this.idCache.set(principal, parsed);
     }
-    const fwd = forwardedClient(xfcc, src.principal);
-    if ('ok' in fwd) return fwd;
-    return identify(fwd.principal, fwd.pem, src.address, nowMs);
-  };
+    return parsed;
+  }
 }
 
 /** The client described by the last XFCC element (the one the trusted proxy appended). */

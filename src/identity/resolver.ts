@@ -8,7 +8,7 @@ import type { IdentityConfig } from './config-schema.js';
 import { credentialFailure, isFailure, type KindedFailure } from './failure.js';
 import { sha256 } from './hash.js';
 import { JwtVerifier, type SvidRuntime } from './jwt-verifier.js';
-import { createPeerResolver } from './peer-identity.js';
+import { createPeerResolver, type PeerOptions } from './peer-identity.js';
 import { buildTokenIdentity, peerPrincipal, type TokenIdentity, tokenPrincipal } from './principal.js';
 import { loadProviders } from './providers.js';
 import { TokenCache } from './token-cache.js';
@@ -30,6 +30,14 @@ export interface IdentityResolver {
 }
 
 type Cached = TokenIdentity | KindedFailure;
+
+/** Claim mapping for JWT-SVIDs and for Envoy payloads of unconfigured issuers. */
+const DEFAULT_MAPPING = {
+  subject: 'sub',
+  scopes: ['scope', 'scp'],
+  groups: ['groups'],
+  roles: ['roles'],
+} as const;
 
 /** Failures that a JWKS refresh may cure: never remembered as negative. */
 const NOT_NEGATIVE_CACHED = new Set(['jwks_unavailable', 'token_key_unknown']);
@@ -63,17 +71,27 @@ export async function createIdentityResolver(
     });
   }
   bundles.watch(config.spiffe.reloadInterval);
+  const peer = peerOptions(config, bundles);
+  const svid = svidRuntime(config, bundles, peer.allowedTrustDomains);
+  const verifier = new JwtVerifier(providers, svid);
+  logger.info(
+    {
+      peerVerification: peer.mode,
+      trustDomains: bundles.size,
+      providers: providers.length,
+      jwtSvid: svid !== null,
+    },
+    'identity ready',
+  );
+  return new Resolver(config, deps, logger, createPeerResolver(peer), verifier, closeAll);
+}
 
-  const allowedTrustDomains = new Set(config.spiffe.allowedTrustDomains);
-  const mode =
-    config.spiffe.verification === 'auto'
-      ? bundles.size > 0
-        ? 'required'
-        : 'envoy'
-      : config.spiffe.verification;
-  const resolvePeer = createPeerResolver({
-    mode,
-    allowedTrustDomains,
+/** Peer options; `auto` verification means `required` as soon as a bundle is configured. */
+function peerOptions(config: IdentityConfig, bundles: TrustBundleStore): PeerOptions {
+  const { verification } = config.spiffe;
+  return {
+    mode: verification === 'auto' ? (bundles.size > 0 ? 'required' : 'envoy') : verification,
+    allowedTrustDomains: new Set(config.spiffe.allowedTrustDomains),
     bundles,
     certificateCacheSize: config.spiffe.certificateCacheSize,
     xfcc: {
@@ -82,31 +100,28 @@ export async function createIdentityResolver(
       trustedAddresses: config.xfcc.trustedProxies.addresses,
       rejectUntrusted: config.xfcc.rejectUntrusted,
     },
-  });
-  const svid: SvidRuntime | null = config.jwt.svid.enabled
-    ? {
-        bundles,
-        allowedTrustDomains,
-        claims: { subject: 'sub', scopes: ['scope', 'scp'], groups: ['groups'], roles: ['roles'] },
-        options: {
-          algorithms: [...config.jwt.svid.algorithms],
-          audience: [...config.jwt.svid.audiences],
-          clockTolerance: config.jwt.svid.clockSkew / 1000,
-          requiredClaims: ['sub', 'aud', 'exp'],
-        },
-      }
-    : null;
-  const verifier = new JwtVerifier(providers, svid);
-  logger.info(
-    {
-      peerVerification: mode,
-      trustDomains: bundles.size,
-      providers: providers.length,
-      jwtSvid: svid !== null,
+  };
+}
+
+/** JWT-SVID verification settings (JWT-SVID spec §3: `sub`, `aud`, `exp` required), or null when off. */
+function svidRuntime(
+  config: IdentityConfig,
+  bundles: TrustBundleStore,
+  allowedTrustDomains: ReadonlySet<string>,
+): SvidRuntime | null {
+  const s = config.jwt.svid;
+  if (!s.enabled) return null;
+  return {
+    bundles,
+    allowedTrustDomains,
+    claims: DEFAULT_MAPPING,
+    options: {
+      algorithms: [...s.algorithms],
+      audience: [...s.audiences],
+      clockTolerance: s.clockSkew / 1000,
+      requiredClaims: ['sub', 'aud', 'exp'],
     },
-    'identity ready',
-  );
-  return new Resolver(config, deps, logger, resolvePeer, verifier, closeAll);
+  };
 }
 
 class Resolver implements IdentityResolver {
@@ -208,12 +223,7 @@ class Resolver implements IdentityResolver {
     if (payload === undefined || payload === null || typeof payload !== 'object' || Array.isArray(payload))
       return null;
     const iss = typeof payload.iss === 'string' ? payload.iss : '';
-    const mapping = this.mappingByIssuer.get(iss) ?? {
-      subject: 'sub',
-      scopes: ['scope', 'scp'],
-      groups: ['groups'],
-      roles: ['roles'],
-    };
+    const mapping = this.mappingByIssuer.get(iss) ?? DEFAULT_MAPPING;
     return this.result(
       buildTokenIdentity(payload, mapping, this.classify, this.config.principalTypes),
       source,
