@@ -269,7 +269,7 @@ describe.skipIf(!tools)('Helm chart helm/portcullis', () => {
       /use metrics.podMonitor for sidecars/,
     ],
   ];
-  it.concurrent.each(INVALID)('rejects %s with a clear message', async (_name, args, message) => {
+  it.each(INVALID)('rejects %s with a clear message', async (_name, args, message) => {
     const r = await run(t.helm, ['template', 'rel', CHART, ...args]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(message);
