@@ -131,10 +131,10 @@ async function main(): Promise<void> {
   // X.509-SVID verification: a resolver with a bundle; distinct certificates vs one repeated.
   const root = createRootCa();
   const inter = createIntermediateCa(root);
-  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-identity-bench-'));
   writeFileSync(join(dir, 'root.pem'), root.pem);
   writeFileSync(join(dir, 'inter.pem'), inter.pem);
   const x509 = await createIdentityResolver(
@@ -166,6 +166,7 @@ async function main(): Promise<void> {
   const one = certs[0]!;
   const svidCachedNs = timeSync(quick ? 20_000 : 200_000, () => x509.identify(one));
   await Promise.all([resolver.close(), x509.close()]);
+  rmSync(dir, { recursive: true, force: true });
 
   console.log(
     JSON.stringify(

@@ -1,5 +1,5 @@
 /** Trust bundle and JWKS files are reloaded when they change; a bad new file keeps the old keys. */
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ async function reasonOf(resolver: IdentityResolver, o: Parameters<typeof identif
 
 describe('file reload', () => {
   it('reloads a trust bundle: new CA trusted, old one (and its cached verifications) dropped', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'portcullis-reload-'));
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-identity-reload-'));
     const file = join(dir, 'bundle.pem');
     const oldRoot = createRootCa();
     const newRoot = createRootCa();
@@ -60,11 +60,12 @@ describe('file reload', () => {
       expect(await reasonOf(resolver, { principal: WEB, certificate: newCert })).toBe('ok');
     } finally {
       await resolver.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('reloads a JWKS file: a rotated-in key verifies, the rotated-out key no longer does', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'portcullis-jwks-'));
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-identity-jwks-'));
     const file = join(dir, 'jwks.json');
     const [a, b] = await Promise.all([createSigningKey('ES256', 'a'), createSigningKey('ES256', 'b')]);
     writeFileSync(file, JSON.stringify(jwksOf(a)));
@@ -83,6 +84,7 @@ describe('file reload', () => {
       expect(await reasonOf(resolver, { headers: bearer(tokenA) })).toBe('token_key_unknown');
     } finally {
       await resolver.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +41,7 @@ function write(name: string, text: string): string {
 let bundles: { trustDomain: string; file: string; intermediatesFile?: string }[];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'portcullis-peer-'));
+  dir = mkdtempSync(join(tmpdir(), 'portcullis-identity-peer-'));
   root = createRootCa({ name: 'example.org root' });
   inter = createIntermediateCa(root);
   otherRoot = createRootCa({ name: 'other.org root' });
@@ -61,6 +61,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(resolvers.map((r) => r.close()));
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('verified peers (bundles configured → verification required)', () => {

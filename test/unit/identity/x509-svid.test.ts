@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCaFlag, KEY_USAGE, readKeyUsage } from '../../../src/identity/cert-extensions.js';
 import {
   loadTrustBundle,
@@ -226,7 +226,8 @@ describe('certificate extensions (KeyUsage, basicConstraints)', () => {
 });
 
 describe('trust bundle files', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bundle-'));
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-identity-bundle-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const file = (name: string, text: string) => {
     const p = join(dir, name);
     writeFileSync(p, text);
