@@ -33,6 +33,7 @@ export function cerbosConfigYaml(options: {
     storage: { driver: 'disk', disk: { directory: options.policyDir, watchForChanges: false } },
     audit: { enabled: false },
     telemetry: { disabled: true },
+    // Cerbos 0.55 deprecates `auxData.jwt.cacheSize`: its token cache stays at the default.
     auxData: { jwt: { keySets: [{ id: 'bench', local: { file: options.jwksFile } }] } },
   });
 }

@@ -73,14 +73,22 @@ export async function writePortcullisPolicies(
   }
 }
 
-/** The sidecar config for the benchmark: the bench issuer's JWKS, quiet logs, decision log off (= Cerbos audit off). */
+/**
+ * The sidecar config for the benchmark: peer certificates verified against the bench trust bundle,
+ * tokens against the bench issuer's JWKS, decision log off (= Cerbos audit off).
+ */
 export function portcullisConfig(options: {
   issuer: string;
   audience: string;
   jwksFile: string;
+  trustBundleFile: string;
 }): Record<string, unknown> {
   return {
     identity: {
+      spiffe: {
+        verification: 'required',
+        trustBundles: [{ trustDomain: 'cluster.local', file: options.trustBundleFile }],
+      },
       jwt: {
         providers: [
           {

@@ -9,7 +9,7 @@ import type { BenchOptions } from './options.js';
 import { portcullisConfig, writePortcullisPolicies } from './portcullis-policies.js';
 import { buildCheckRequest, DEFAULT_REQUEST, encodeCheckRequest, requestHeaders } from './request.js';
 import type { BenchContext } from './stages.js';
-import { createBenchIssuer, writeJwks } from './token.js';
+import { createBenchIssuer, createBenchPki, writeJwks } from './token.js';
 
 const ISSUER = 'https://id.shop.example.com/';
 const AUDIENCE = 'shop-api';
@@ -33,16 +33,30 @@ async function prepareWork(work: string): Promise<void> {
   await writeFile(join(work, 'biome.json'), `${JSON.stringify(biome)}\n`);
 }
 
+/** The same token with its signature's first character changed (a forgery that parses). */
+function forge(token: string): string {
+  const dot = token.lastIndexOf('.');
+  const first = token[dot + 1] === 'A' ? 'B' : 'A';
+  return `${token.slice(0, dot + 1)}${first}${token.slice(dot + 2)}`;
+}
+
 /** Builds the token, both request bodies, the policy sets and the sidecar config under `work`. */
 export async function prepare(root: string, work: string, options: BenchOptions): Promise<Prepared> {
   await prepareWork(work);
   const issuer = await createBenchIssuer(ISSUER, AUDIENCE);
   const jwksFile = join(work, 'jwks.json');
   await writeJwks(issuer, jwksFile);
-  const spec = { ...DEFAULT_REQUEST, token: await issuer.sign(SUBJECT, 3600) };
+  const pki = createBenchPki('cluster.local', DEFAULT_REQUEST.sourcePrincipal);
+  const trustBundleFile = join(work, 'trust-bundle.pem');
+  await writeFile(trustBundleFile, pki.caPem);
+  const token = await issuer.sign(SUBJECT, 3600);
+  const spec = { ...DEFAULT_REQUEST, token, certificate: pki.envoyCertificate };
   const facts = { subject: SUBJECT, roles: ['customer'], kind: REQUEST_SERVICE.name, id: 'ord-7f3a9c21' };
   const configFile = join(work, 'portcullis.yaml');
-  await writeFile(configFile, stringify(portcullisConfig({ issuer: ISSUER, audience: AUDIENCE, jwksFile })));
+  await writeFile(
+    configFile,
+    stringify(portcullisConfig({ issuer: ISSUER, audience: AUDIENCE, jwksFile, trustBundleFile })),
+  );
   const mesh = generateMesh(options.realistic);
   const dirs = {
     examples: join(work, 'policies-examples'),
@@ -59,6 +73,18 @@ export async function prepare(root: string, work: string, options: BenchOptions)
     work,
     plan: { ...options, logFile: join(work, 'h2load-requests.log') },
     envoyBody: encodeCheckRequest(buildCheckRequest(spec)),
+    probes: [
+      {
+        name: 'no peer certificate',
+        body: encodeCheckRequest(buildCheckRequest({ ...spec, certificate: '' })),
+        status: 403,
+      },
+      {
+        name: 'forged token',
+        body: encodeCheckRequest(buildCheckRequest({ ...spec, token: forge(token) })),
+        status: 401,
+      },
+    ],
     cerbosBody: buildCerbosRequest(spec, facts),
     portcullisConfig: configFile,
     jwksFile,

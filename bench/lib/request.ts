@@ -19,6 +19,8 @@ export interface BenchRequestSpec {
   readonly host: string;
   /** Compact JWS sent as `authorization: Bearer …` ('' for none). */
   readonly token: string;
+  /** `source.certificate`: the peer's leaf X.509-SVID as URL-encoded PEM ('' when not sent). */
+  readonly certificate: string;
   /** Per-route context extensions. */
   readonly contextExtensions: Readonly<Record<string, string>>;
 }
@@ -31,6 +33,7 @@ export const DEFAULT_REQUEST: BenchRequestSpec = {
   path: '/api/orders/ord-7f3a9c21?include=items,shipping&currency=EUR',
   host: 'orders.shop.svc.cluster.local',
   token: '',
+  certificate: '',
   contextExtensions: { service: 'orders', route: 'orders-read', team: 'commerce' },
 };
 
@@ -48,10 +51,7 @@ export function requestHeaders(spec: BenchRequestSpec): Record<string, string> {
     'accept-encoding': 'gzip, deflate, br, zstd',
     'accept-language': 'en-GB,en;q=0.9,de;q=0.8,fr;q=0.7',
     'cache-control': 'no-cache',
-    cookie:
-      'session_hint=eyJ0IjoiYiIsInYiOjJ9; _ga=GA1.2.1234567890.1700000000; _gid=GA1.2.987654321.1700000000; ' +
-      'consent=analytics%3Dno%26marketing%3Dno; cart=c-5e1b7a2f; ab=checkout-v2%3Db; theme=dark; ' +
-      'recently_viewed=sku-1001%2Csku-2002%2Csku-3003%2Csku-4004',
+    cookie: 'session_hint=eyJ0IjoiYiJ9; _ga=GA1.2.1234567890.1700000000; consent=analytics%3Dno; theme=dark',
     origin: 'https://shop.example.com',
     referer: 'https://shop.example.com/account/orders?page=2',
     'sec-fetch-dest': 'empty',
@@ -82,7 +82,11 @@ function socket(address: string, port: number) {
 export function buildCheckRequest(spec: BenchRequestSpec = DEFAULT_REQUEST): CheckRequest {
   return create(CheckRequestSchema, {
     attributes: {
-      source: { address: socket('10.44.3.17', 48_212), principal: spec.sourcePrincipal },
+      source: {
+        address: socket('10.44.3.17', 48_212),
+        principal: spec.sourcePrincipal,
+        certificate: spec.certificate,
+      },
       destination: {
         address: socket('10.44.7.9', 8443),
         principal: spec.destinationPrincipal,

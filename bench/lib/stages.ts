@@ -8,7 +8,7 @@ import type { ServerProcess } from './proc.js';
 import { readProcStats } from './proc.js';
 import { type ProfileSummary, summarizeProfileDir } from './profile.js';
 import type { ScalingResult } from './report.js';
-import { type Started, startBare, startCerbos, startPortcullis } from './targets.js';
+import { type DenyProbe, type Started, startBare, startCerbos, startPortcullis } from './targets.js';
 
 /** Everything the stages share: paths, request bodies, load plan. */
 export interface BenchContext {
@@ -17,6 +17,8 @@ export interface BenchContext {
   readonly plan: LoadPlan;
   /** Envoy CheckRequest and Cerbos CheckResources request, protobuf-encoded. */
   readonly envoyBody: Uint8Array;
+  /** Variants of the Envoy request the sidecar must deny (checked before each Portcullis load). */
+  readonly probes: readonly DenyProbe[];
   readonly cerbosBody: Uint8Array;
   readonly portcullisConfig: string;
   readonly jwksFile: string;
@@ -75,6 +77,7 @@ export async function runPortcullis(
         policies,
         configFile: ctx.portcullisConfig,
         body: ctx.envoyBody,
+        probes: ctx.probes,
         timeoutMs: 60_000,
       }),
     (target) => measureTarget(target, ctx.plan),
@@ -120,6 +123,7 @@ export async function runProfile(ctx: BenchContext, policyDir: string): Promise<
     configFile: ctx.portcullisConfig,
     profileDir,
     body: ctx.envoyBody,
+    probes: ctx.probes,
     timeoutMs: 60_000,
   });
   const spawnedAt = started.sidecar.spawnedAt;
@@ -150,6 +154,7 @@ async function scaleOnce(ctx: BenchContext, count: number): Promise<ScalingResul
     policies: count,
     configFile: ctx.portcullisConfig,
     body: ctx.envoyBody,
+    probes: ctx.probes,
     timeoutMs: 300_000,
   });
   try {

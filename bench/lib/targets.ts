@@ -77,7 +77,30 @@ export interface PortcullisTargetOptions {
   readonly configFile?: string;
   readonly profileDir?: string;
   readonly body: Uint8Array;
+  /** Variants that must be denied with the given HTTP status (proof that identity is verified). */
+  readonly probes: readonly DenyProbe[];
   readonly timeoutMs: number;
+}
+
+/** A request variant the sidecar must deny, e.g. without the peer certificate or with a forged token. */
+export interface DenyProbe {
+  readonly name: string;
+  readonly body: Uint8Array;
+  readonly status: number;
+}
+
+/** Checks every probe is denied with its status; returns the problems ('' when all hold). */
+async function checkProbes(grpcPort: number, probes: readonly DenyProbe[]): Promise<string> {
+  const problems: string[] = [];
+  for (const probe of probes) {
+    const outcome = await checkOnce(grpcPort, probe.body);
+    if (outcome.code === 0 || outcome.deniedStatus !== probe.status) {
+      problems.push(
+        `${probe.name}: expected a ${probe.status} deny, got code ${outcome.code} HTTP ${outcome.deniedStatus}`,
+      );
+    }
+  }
+  return problems.join('; ');
 }
 
 /** Starts the real sidecar and checks that the benchmark request is allowed before any load. */
@@ -93,11 +116,12 @@ export async function startPortcullis(
     ...(options.profileDir === undefined ? {} : { profileDir: options.profileDir }),
   });
   const outcome = await checkOnce(sidecar.grpcPort, options.body);
-  if (outcome.code !== 0) {
+  const probeProblems = await checkProbes(sidecar.grpcPort, options.probes);
+  if (outcome.code !== 0 || probeProblems !== '') {
     await sidecar.process.stop();
     throw new Error(
       `${options.label}: the benchmark request was not allowed (code ${outcome.code}, ` +
-        `HTTP ${outcome.deniedStatus}): ${outcome.deniedBody}\n${sidecar.process.tail(10)}`,
+        `HTTP ${outcome.deniedStatus}): ${outcome.deniedBody} ${probeProblems}\n${sidecar.process.tail(10)}`,
     );
   }
   const bodyFile = join(options.work, `${options.key}-request.bin`);

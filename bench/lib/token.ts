@@ -1,5 +1,21 @@
 import { writeFile } from 'node:fs/promises';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { createRootCa, envoyCertificateField, issueSvid } from '../../test/fixtures/pki.js';
+
+/** A trust domain's CA and one workload's X.509-SVID, generated in memory for this run. */
+export interface BenchPki {
+  /** PEM of the root CA (the trust bundle). */
+  readonly caPem: string;
+  /** `source.certificate` as Envoy sends it: the URL-encoded leaf PEM. */
+  readonly envoyCertificate: string;
+}
+
+/** Creates a root CA for `trustDomain` and an SVID for `spiffeId` (the test PKI's encoder). */
+export function createBenchPki(trustDomain: string, spiffeId: string): BenchPki {
+  const root = createRootCa({ name: `${trustDomain} bench root` });
+  const svid = issueSvid(root, { uris: [spiffeId] });
+  return { caPem: root.pem, envoyCertificate: envoyCertificateField(svid.pem) };
+}
 
 /** A signing key for the benchmark's end-user tokens, with its public JWKS. */
 export interface BenchIssuer {
@@ -35,14 +51,7 @@ export async function createBenchIssuer(issuer: string, audience: string): Promi
         azp: 'storefront-web',
         sid: '8d6c1f0e-6a4b-4e3a-9a77-3f1c2d5e9b10',
         preferred_username: 'ada.lovelace',
-        given_name: 'Ada',
-        family_name: 'Lovelace',
-        locale: 'en-GB',
-        zoneinfo: 'Europe/London',
-        acr: 'urn:example:acr:mfa',
         amr: ['pwd', 'otp'],
-        realm_access: { roles: ['offline_access', 'uma_authorization', 'customer'] },
-        resource_access: { 'storefront-web': { roles: ['checkout', 'order-history', 'wishlist'] } },
       })
         .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
         .setIssuer(issuer)
