@@ -108,7 +108,8 @@ describe('readArchive', () => {
     const r = await readArchive(bomb, { ...DEFAULT_LIMITS, maxUncompressedBytes: 4 << 20 });
     const ms = performance.now() - t0;
     expect(r).toMatchObject({ ok: false, reason: 'bundle_too_large' });
-    // Inflating the whole GiB takes seconds; stopping at the 4 MiB limit takes milliseconds.
-    expect(ms).toBeLessThan(1000);
+    // Inflating and parsing the whole GiB takes tens of seconds here; stopping at the 4 MiB limit
+    // takes well under one (the bound leaves room for a busy machine).
+    expect(ms).toBeLessThan(3000);
   });
 });
