@@ -21,6 +21,7 @@ export {
   requestFixtureSchema,
   resourceFixtureSchema,
 } from './fixtures.js';
+export { renderPolicyJsonSchema } from './json-schema.js';
 export { loadPolicySources } from './load.js';
 export { formatProblem, sortProblems } from './problems.js';
 export type {
