@@ -12,10 +12,15 @@ let tmp = '';
 
 function io() {
   const out = { stdout: '', stderr: '' };
-  return {
-    out,
-    io: { stdout: (s: string) => void (out.stdout += s), stderr: (s: string) => void (out.stderr += s) },
+  const sink = {
+    stdout: (s: string) => {
+      out.stdout += s;
+    },
+    stderr: (s: string) => {
+      out.stderr += s;
+    },
   };
+  return { out, io: sink };
 }
 
 beforeAll(async () => {
