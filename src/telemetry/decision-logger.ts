@@ -1,7 +1,8 @@
 import pino from 'pino';
 import type { Decision } from '../types.js';
 import type { TelemetryConfig } from './config.js';
-import { buildDecisionLine, type DecisionRecord, lineOptions } from './decision-line.js';
+import { type DecisionRecord, type LineOptions, lineOptions } from './decision-input.js';
+import { buildDecisionLine } from './decision-line.js';
 import { createHttpSink } from './http-sink.js';
 import type { Metrics } from './metrics.js';
 import { createStreamSink, type LineSink } from './stream-sink.js';
@@ -27,6 +28,9 @@ const DRAIN_CHUNK = 64;
 /** Minimum interval between two "lines dropped" warnings in the process log (ms). */
 const WARN_INTERVAL_MS = 10_000;
 
+/** Counts (and, rate-limited, reports) dropped lines. */
+type Dropped = (sink: string, count: number, why: string, detail: string) => void;
+
 interface NamedSink {
   readonly name: string;
   readonly sink: Pick<LineSink, 'write' | 'flush' | 'close'>;
@@ -51,7 +55,7 @@ function createSinks(
 ) {
   const sinks: NamedSink[] = [];
   let lastWarn = 0;
-  const dropped = (sink: string, count: number, why: string, detail: string) => {
+  const dropped: Dropped = (sink, count, why, detail) => {
     deps.metrics.decisionLogDrops.inc({ sink }, count);
     const now = Date.now();
     if (now - lastWarn < WARN_INTERVAL_MS) return;
@@ -89,76 +93,97 @@ export function createDecisionLogger(
   deps: { metrics: Metrics; logger: pino.Logger },
 ): DecisionLogger {
   if (!config.enabled || (config.sink === 'none' && !config.http.enabled)) return NOOP_LOGGER;
-  const options = lineOptions(config);
-  const { sinks, destination, dropped } = createSinks(config, deps);
-  const out = pino(
-    { base: null, timestamp: false, level: 'info', formatters: { level: (label) => ({ level: label }) } },
-    destination,
-  );
-  const rate = config.sampleAllows;
-  let pending: DecisionRecord[] = [];
-  let head = 0;
-  let scheduled = false;
-  let closed = false;
+  return new AsyncDecisionLogger(config, deps);
+}
 
-  const writeOne = (r: DecisionRecord) => {
+/** Samples on log(), queues records, and serializes them a chunk per event-loop turn. */
+class AsyncDecisionLogger implements DecisionLogger {
+  private readonly options: LineOptions;
+  private readonly sinks: readonly NamedSink[];
+  private readonly dropped: Dropped;
+  private readonly out: pino.Logger;
+  private readonly rate: number;
+  private pending: DecisionRecord[] = [];
+  private head = 0;
+  private scheduled = false;
+  private closed = false;
+  private readonly onImmediate = () => {
+    this.scheduled = false;
+    this.drain(DRAIN_CHUNK);
+    if (this.head < this.pending.length) this.schedule();
+  };
+
+  constructor(
+    private readonly config: TelemetryConfig['decisionLog'],
+    deps: { metrics: Metrics; logger: pino.Logger },
+  ) {
+    this.options = lineOptions(config);
+    this.rate = config.sampleAllows;
+    const { sinks, destination, dropped } = createSinks(config, deps);
+    this.sinks = sinks;
+    this.dropped = dropped;
+    this.out = pino(
+      { base: null, timestamp: false, level: 'info', formatters: { level: (label) => ({ level: label }) } },
+      destination,
+    );
+  }
+
+  log(record: DecisionRecord): void {
     try {
-      out.info(buildDecisionLine(r, options, alwaysLogged(r.decision) ? 1 : rate), 'decision');
-    } catch (err) {
-      dropped('queue', 1, 'serialize_failed', (err as Error).message);
-    }
-  };
-  const drain = (limit: number) => {
-    const end = Math.min(pending.length, head + limit);
-    while (head < end) writeOne(pending[head++] as DecisionRecord);
-    if (head >= pending.length) {
-      pending = [];
-      head = 0;
-    } else if (head >= 4096 && head * 2 >= pending.length) {
-      // Keep the backing array bounded when the drain runs behind for a long time.
-      pending = pending.slice(head);
-      head = 0;
-    }
-  };
-  const onImmediate = () => {
-    scheduled = false;
-    drain(DRAIN_CHUNK);
-    if (head < pending.length) schedule();
-  };
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(onImmediate);
-  };
-  const flush = async () => {
-    drain(Number.POSITIVE_INFINITY);
-    await Promise.all(sinks.map((s) => s.sink.flush(config.flushTimeoutMs)));
-  };
-
-  return {
-    log(record) {
-      try {
-        if (closed) {
-          dropped('queue', 1, 'closed', '');
-          return;
-        }
-        if (rate < 1 && !alwaysLogged(record.decision) && (rate <= 0 || Math.random() >= rate)) return;
-        if (pending.length - head >= config.maxPending) {
-          dropped('queue', 1, 'queue_full', '');
-          return;
-        }
-        pending.push(record);
-        schedule();
-      } catch {
-        // log() must never throw into the Check path; a broken metric is not worth a failed request.
+      if (this.closed) {
+        this.dropped('queue', 1, 'closed', '');
+        return;
       }
-    },
-    flush,
-    async close() {
-      if (closed) return;
-      await flush();
-      closed = true;
-      await Promise.all(sinks.map((s) => s.sink.close(config.flushTimeoutMs)));
-    },
-  };
+      const rate = this.rate;
+      if (rate < 1 && !alwaysLogged(record.decision) && (rate <= 0 || Math.random() >= rate)) return;
+      if (this.pending.length - this.head >= this.config.maxPending) {
+        this.dropped('queue', 1, 'queue_full', '');
+        return;
+      }
+      this.pending.push(record);
+      this.schedule();
+    } catch {
+      // log() must never throw into the Check path; a broken metric is not worth a failed request.
+    }
+  }
+
+  async flush(): Promise<void> {
+    this.drain(Number.POSITIVE_INFINITY);
+    await Promise.all(this.sinks.map((s) => s.sink.flush(this.config.flushTimeoutMs)));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    await Promise.all(this.sinks.map((s) => s.sink.close(this.config.flushTimeoutMs)));
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.onImmediate);
+  }
+
+  /** Serializes and writes up to `limit` queued records. */
+  private drain(limit: number): void {
+    const end = Math.min(this.pending.length, this.head + limit);
+    while (this.head < end) this.writeOne(this.pending[this.head++] as DecisionRecord);
+    if (this.head >= this.pending.length) {
+      this.pending = [];
+      this.head = 0;
+    } else if (this.head >= 4096 && this.head * 2 >= this.pending.length) {
+      // Keep the backing array bounded when the drain runs behind for a long time.
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private writeOne(r: DecisionRecord): void {
+    try {
+      this.out.info(buildDecisionLine(r, this.options, alwaysLogged(r.decision) ? 1 : this.rate), 'decision');
+    } catch (err) {
+      this.dropped('queue', 1, 'serialize_failed', (err as Error).message);
+    }
+  }
 }

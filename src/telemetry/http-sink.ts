@@ -33,63 +33,112 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.floor(random() * Math.min(maxMs, baseMs * 2 ** attempt));
 }
 
-/** Creates the HTTP batch sink for a validated `decisionLog.http` config. */
-export function createHttpSink(
-  config: TelemetryConfig['decisionLog']['http'],
-  events: HttpSinkEvents,
-): HttpSink {
-  let queue: string[] = [];
-  let sending: Promise<void> | undefined;
-  let deadline = Number.POSITIVE_INFINITY; // set while flushing against a deadline
-  let aborter = new AbortController(); // aborted when a flush deadline passes, then renewed
-  const timer = setInterval(() => kick(), config.flushIntervalMs);
-  timer.unref();
+type HttpSinkConfig = TelemetryConfig['decisionLog']['http'];
 
-  function kick(): Promise<void> {
-    if (sending === undefined && queue.length > 0) {
-      sending = drain().finally(() => {
-        sending = undefined;
+/** Creates the HTTP batch sink for a validated `decisionLog.http` config. */
+export function createHttpSink(config: HttpSinkConfig, events: HttpSinkEvents): HttpSink {
+  return new HttpBatchSink(config, events);
+}
+
+/** The sink's state: the queue, the one request in flight, the flush deadline. */
+class HttpBatchSink implements HttpSink {
+  private queue: string[] = [];
+  private sending: Promise<void> | undefined;
+  /** Set while flushing against a deadline. */
+  private deadline = Number.POSITIVE_INFINITY;
+  /** Aborted when a flush deadline passes (ends retries and the request in flight), then renewed. */
+  private aborter = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly config: HttpSinkConfig,
+    private readonly events: HttpSinkEvents,
+  ) {
+    this.timer = setInterval(() => void this.kick(), config.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  write(line: string): boolean {
+    if (this.queue.length >= this.config.maxQueue) {
+      this.events.onDrop(1, 'queue_full', '');
+      return false;
+    }
+    this.queue.push(line);
+    if (this.queue.length >= this.config.batchSize) void this.kick();
+    return true;
+  }
+
+  async flush(timeoutMs: number): Promise<void> {
+    this.deadline = Date.now() + timeoutMs;
+    const giveUp = setTimeout(() => this.aborter.abort(), timeoutMs + 50);
+    try {
+      while (this.queue.length > 0 || this.sending !== undefined) {
+        await this.kick();
+        if (Date.now() >= this.deadline) break;
+      }
+    } finally {
+      clearTimeout(giveUp);
+      this.deadline = Number.POSITIVE_INFINITY;
+      if (this.aborter.signal.aborted) this.aborter = new AbortController();
+    }
+    if (this.queue.length > 0) {
+      this.events.onDrop(this.queue.length, 'retries_exhausted', 'flush deadline reached');
+      this.queue = [];
+    }
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush(timeoutMs);
+  }
+
+  /** Starts sending unless a request is in flight; resolves when the queue is drained. */
+  private kick(): Promise<void> {
+    if (this.sending === undefined && this.queue.length > 0) {
+      this.sending = this.drain().finally(() => {
+        this.sending = undefined;
       });
     }
-    return sending ?? Promise.resolve();
+    return this.sending ?? Promise.resolve();
   }
 
-  async function drain(): Promise<void> {
-    while (queue.length > 0 && Date.now() < deadline) {
-      const batch = queue.slice(0, config.batchSize);
-      queue = queue.slice(batch.length);
-      await sendBatch(batch);
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0 && Date.now() < this.deadline) {
+      const batch = this.queue.splice(0, this.config.batchSize);
+      await this.sendBatch(batch);
     }
   }
 
-  async function sendBatch(batch: string[]): Promise<void> {
+  private async sendBatch(batch: string[]): Promise<void> {
+    const { maxRetries, backoffMs, maxBackoffMs } = this.config;
     const body = batch.join('');
     let detail = '';
-    for (let attempt = 0; attempt <= config.maxRetries; attempt++) {
+    for (let attempt = 0; attempt <= maxRetries; attempt++) {
       if (attempt > 0) {
-        const wait = backoffDelay(attempt - 1, config.backoffMs, config.maxBackoffMs);
-        if (Date.now() + wait >= deadline || !(await sleep(wait, aborter.signal))) break;
+        const wait = backoffDelay(attempt - 1, backoffMs, maxBackoffMs);
+        if (Date.now() + wait >= this.deadline || !(await sleep(wait, this.aborter.signal))) break;
       }
-      const outcome = await post(body);
+      const outcome = await this.post(body);
       if (outcome === 'ok') return;
       detail = outcome;
       if (outcome.startsWith('status ') && !isRetryableStatus(Number(outcome.slice(7)))) {
-        events.onDrop(batch.length, 'rejected', detail);
+        this.events.onDrop(batch.length, 'rejected', detail);
         return;
       }
-      if (Date.now() >= deadline) break;
+      if (Date.now() >= this.deadline) break;
     }
-    events.onDrop(batch.length, 'retries_exhausted', detail);
+    this.events.onDrop(batch.length, 'retries_exhausted', detail);
   }
 
-  async function post(body: string): Promise<string> {
-    const timeout = Math.max(1, Math.min(config.timeoutMs, deadline - Date.now()));
+  /** POSTs one batch: 'ok', `status N`, 'timeout' or `network error: …`. */
+  private async post(body: string): Promise<string> {
+    const timeout = Math.max(1, Math.min(this.config.timeoutMs, this.deadline - Date.now()));
     try {
-      const res = await fetch(config.url, {
+      const res = await fetch(this.config.url, {
         method: 'POST',
         headers: { 'content-type': 'application/x-ndjson' },
         body,
-        signal: AbortSignal.any([AbortSignal.timeout(timeout), aborter.signal]),
+        signal: AbortSignal.any([AbortSignal.timeout(timeout), this.aborter.signal]),
       });
       // Drain the body so the connection can be reused.
       await res.arrayBuffer().catch(() => undefined);
@@ -98,42 +147,6 @@ export function createHttpSink(
       return (err as Error).name === 'TimeoutError' ? 'timeout' : `network error: ${(err as Error).message}`;
     }
   }
-
-  async function flushWithin(timeoutMs: number): Promise<void> {
-    deadline = Date.now() + timeoutMs;
-    const giveUp = setTimeout(() => aborter.abort(), timeoutMs + 50);
-    try {
-      while (queue.length > 0 || sending !== undefined) {
-        await kick();
-        if (Date.now() >= deadline) break;
-      }
-    } finally {
-      clearTimeout(giveUp);
-      deadline = Number.POSITIVE_INFINITY;
-      if (aborter.signal.aborted) aborter = new AbortController();
-    }
-    if (queue.length > 0) {
-      events.onDrop(queue.length, 'retries_exhausted', 'flush deadline reached');
-      queue = [];
-    }
-  }
-
-  return {
-    write(line) {
-      if (queue.length >= config.maxQueue) {
-        events.onDrop(1, 'queue_full', '');
-        return false;
-      }
-      queue.push(line);
-      if (queue.length >= config.batchSize) void kick();
-      return true;
-    },
-    flush: flushWithin,
-    async close(timeoutMs) {
-      clearInterval(timer);
-      await flushWithin(timeoutMs);
-    },
-  };
 }
 
 /** Sleeps `ms`; resolves false when aborted first. */

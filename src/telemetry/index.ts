@@ -4,7 +4,7 @@
  */
 
 export { NEVER_LOGGED_HEADERS, type TelemetryConfig, telemetryConfigSchema } from './config.js';
-export { DECISION_INPUT_VERSION, type DecisionRecord } from './decision-line.js';
+export { DECISION_INPUT_VERSION, type DecisionRecord } from './decision-input.js';
 export { createDecisionLogger, type DecisionLogger } from './decision-logger.js';
 export { createLogger, serializeError } from './logger.js';
 export {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildDecisionLine, lineOptions } from '../../../src/telemetry/decision-line.js';
+import { lineOptions } from '../../../src/telemetry/decision-input.js';
+import { buildDecisionLine } from '../../../src/telemetry/decision-line.js';
 import { decision, decisionLogConfig, input, principal, record } from './fixtures.js';
 
 const JWT =

@@ -161,7 +161,8 @@ describe('HTTP batch sink', () => {
     }
     const closeStart = performance.now();
     await log.close();
-    expect(performance.now() - closeStart).toBeLessThan(1500);
+    // flushTimeoutMs is 200 ms; the rest is serializing what was still queued (slow on a loaded machine).
+    expect(performance.now() - closeStart).toBeLessThan(5000);
     // A stalled sink would block for ever; allow a GC pause on a busy 2-core machine.
     expect(maxMicros).toBeLessThan(50_000);
     expect(totalMicros / 5000).toBeLessThan(50);
