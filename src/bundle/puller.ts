@@ -4,6 +4,7 @@ import type { BundleConfig } from './config.js';
 import { fetchBundle } from './fetch.js';
 import { loadTrustedKeys, type TrustedKeys } from './keys.js';
 import { LKG_BUNDLE_FILE, readLastKnownGood, saveLastKnownGood } from './lkg.js';
+import { sha256Hex } from './manifest.js';
 import { type BundleOrigin, type BundleStatus, type StatusState, snapshot } from './status.js';
 import type { BundleDeps, BundlePuller, SyncResult } from './types.js';
 import { type BundleRejectReason, type VerifiedBundle, verifyBundle } from './verify.js';
@@ -33,6 +34,8 @@ class Puller {
   private keys: TrustedKeys | undefined;
   private loop: Promise<void> | undefined;
   private chain: Promise<unknown> = Promise.resolve();
+  /** SHA-256 of the active archive: identical bytes (e.g. from a server without ETags) skip verification. */
+  private archiveDigest: string | undefined;
   /** The server honoured `Prefer: wait` on the last poll (it long-polls). */
   private longPolls = false;
 
@@ -129,6 +132,8 @@ class Puller {
   /** Verifies a downloaded or persisted bundle; activates it unless it is stale or already active. */
   private async accept(archive: Buffer, etag: string | undefined, origin: BundleOrigin): Promise<SyncResult> {
     const { config, s } = this;
+    const digest = sha256Hex(archive);
+    if (s.revision !== undefined && digest === this.archiveDigest) return this.confirm(digest, etag, origin);
     const v = await verifyBundle(archive, {
       keys: this.keys!,
       limits: config.limits,
@@ -137,16 +142,9 @@ class Puller {
     if (!v.ok) return this.reject(v.reason, v.detail, etag, v.details);
     const { manifest, manifestDigest } = v.bundle;
     const active = this.activeRevision();
-    if (active === manifest.revision && manifestDigest === s.manifestDigest) {
-      // The same bundle (e.g. re-fetched after a restart): no reload.
-      Object.assign(s, { etag, rejectedEtag: undefined });
-      if (s.origin !== origin) {
-        s.origin = origin;
-        this.setInfo(String(active), origin);
-      }
-      this.succeed();
-      return { kind: 'unchanged' };
-    }
+    // The same bundle re-packed or re-fetched (e.g. after a restart): no reload.
+    if (active === manifest.revision && manifestDigest === s.manifestDigest)
+      return this.confirm(digest, etag, origin);
     if (
       active !== undefined &&
       manifest.revision <= active &&
@@ -161,10 +159,24 @@ class Puller {
       );
     }
     this.activate(v.bundle, origin);
+    this.archiveDigest = digest;
     Object.assign(s, { etag, rejectedEtag: undefined });
     if (origin === 'remote' && config.lkgDir !== undefined)
       await this.persist(config.lkgDir, archive, manifest.revision, etag);
     return { kind: 'activated', revision: manifest.revision };
+  }
+
+  /** The server confirmed the active bundle: remember its ETag and origin, count a success. */
+  private confirm(digest: string, etag: string | undefined, origin: BundleOrigin): SyncResult {
+    const { s } = this;
+    this.archiveDigest = digest;
+    Object.assign(s, { etag, rejectedEtag: undefined });
+    if (s.origin !== origin && s.revision !== undefined) {
+      s.origin = origin;
+      this.setInfo(String(s.revision), origin);
+    }
+    this.succeed();
+    return { kind: 'unchanged' };
   }
 
   private activate(b: VerifiedBundle, origin: BundleOrigin): void {

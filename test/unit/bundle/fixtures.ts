@@ -131,8 +131,8 @@ export function pullerConfig(over: Record<string, unknown>): BundleConfig {
 /** A static HTTP server for one bundle: strong ETag over the bytes, If-None-Match → 304. */
 export interface StaticServer {
   readonly url: string;
-  /** Replaces the served bytes (undefined = 404). */
-  set(bytes: Buffer | undefined): void;
+  /** Replaces the served bytes (undefined = 404); `etag: false` serves them without an ETag. */
+  set(bytes: Buffer | undefined, options?: { etag?: boolean }): void;
   readonly stats: { ok: number; notModified: number };
   close(): Promise<void>;
 }
@@ -140,6 +140,7 @@ export interface StaticServer {
 /** Starts a StaticServer on 127.0.0.1:0. */
 export async function startStaticServer(): Promise<StaticServer> {
   let body: Buffer | undefined;
+  let withEtag = true;
   const stats = { ok: 0, notModified: 0 };
   const server: Server = createServer((req, res) => {
     if (!body) {
@@ -147,6 +148,11 @@ export async function startStaticServer(): Promise<StaticServer> {
       return;
     }
     const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`;
+    if (!withEtag) {
+      stats.ok++;
+      res.writeHead(200, { 'content-type': 'application/gzip' }).end(body);
+      return;
+    }
     if (req.headers['if-none-match'] === etag) {
       stats.notModified++;
       res.writeHead(304, { etag }).end();
@@ -159,8 +165,9 @@ export async function startStaticServer(): Promise<StaticServer> {
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/bundle.tar.gz`,
-    set: (b) => {
+    set: (b, options) => {
       body = b;
+      withEtag = options?.etag ?? true;
     },
     stats,
     close: () =>

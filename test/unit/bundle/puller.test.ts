@@ -169,6 +169,16 @@ describe('bundle puller: activation', () => {
     expect(puller.status()).toMatchObject({ activations: 2, notModified: 1, signer: 'k1', origin: 'remote' });
   });
 
+  it('a server without ETags re-sends the same bytes: no reload', async () => {
+    const { deps, puller } = await activePuller();
+    server.set(good, { etag: false });
+    expect(await puller.syncOnce()).toEqual({ kind: 'unchanged' });
+    expect(await puller.syncOnce()).toEqual({ kind: 'unchanged' });
+    expect(deps.history).toHaveLength(1);
+    expect(puller.status()).toMatchObject({ activations: 1, rejections: 0 });
+    expect(puller.status().etag).toBeUndefined();
+  });
+
   it('allowRollback accepts an older revision', async () => {
     const { deps, puller } = await activePuller({ allowRollback: true });
     server.set(await signedBundle(k1, 2, { service: 'orders' }));
