@@ -1,6 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Repo root. */
@@ -69,8 +68,8 @@ export function kubeTools(): KubeTools | undefined {
   return tools;
 }
 
-/** A private HOME for helm/kubectl so tests never read or write the user's config. */
-const TOOL_HOME = mkdtempSync(join(tmpdir(), 'portcullis-kube-home-'));
+/** A private HOME for helm/kubectl (git-ignored, reused) so tests never read or write the user's config. */
+const TOOL_HOME = join(ROOT, 'node_modules', '.cache', 'kubectl-layer', 'home');
 const TOOL_ENV: NodeJS.ProcessEnv = {
   PATH: process.env.PATH,
   HOME: TOOL_HOME,
