@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { ErrorCode } from '../errors.js';
-import { hasCaFlag, KEY_USAGE, readKeyUsage } from './cert-extensions.js';
+import { KEY_USAGE, readCertExtensions } from './cert-extensions.js';
 import { parseSpiffeId, type SpiffeId } from './spiffe-id.js';
 import type { TrustBundle } from './trust-bundle.js';
 
@@ -70,9 +70,10 @@ function fail(reason: ErrorCode, detail: string, noBundle = false): SvidResult {
 
 /** Checks the leaf itself (§4): returns its SPIFFE ID or the failure. */
 function checkLeaf(cert: X509Certificate, nowMs: number): SpiffeId | SvidResult {
-  if (cert.ca || hasCaFlag(cert.raw))
+  const ext = readCertExtensions(cert.raw);
+  if (cert.ca || ext.ca)
     return fail('certificate_invalid', 'leaf certificate is a CA (basicConstraints cA=true)');
-  const usage = readKeyUsage(cert.raw);
+  const usage = ext.keyUsage;
   if (usage === null || usage === -1)
     return fail('certificate_invalid', 'leaf has no valid KeyUsage extension');
   if (!(usage & KEY_USAGE.digitalSignature))
@@ -94,7 +95,7 @@ function checkLeaf(cert: X509Certificate, nowMs: number): SpiffeId | SvidResult 
 /** Is `issuer` a usable signer of `child` at `nowMs`? */
 function signs(issuer: X509Certificate, child: X509Certificate, nowMs: number): boolean {
   if (!issuer.ca || !child.checkIssued(issuer)) return false;
-  const usage = readKeyUsage(issuer.raw);
+  const usage = readCertExtensions(issuer.raw).keyUsage;
   if (usage === -1 || (usage !== null && !(usage & KEY_USAGE.keyCertSign))) return false;
   const { from, to } = validity(issuer);
   if (!(nowMs >= from && nowMs <= to)) return false;

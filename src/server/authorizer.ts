@@ -100,6 +100,10 @@ export function createAuthorizer(deps: AuthorizerDeps) {
         const [policy = '', rule = ''] = s.ruleId.split('#');
         metrics.shadowOutcomes.inc({ policy, rule, agreement: s.agrees ? 'agree' : 'disagree' });
       }
+    } else if (identity.reason === 'jwks_unavailable') {
+      // The issuer's keys cannot be had: that is "cannot decide", not the caller's fault, so it
+      // is a fault and Envoy's failure_mode_allow chooses (contract fact 20).
+      throw new PortcullisError('jwks_unavailable', identity.detail);
     } else {
       decision = identityDeny(identity);
     }

@@ -194,3 +194,35 @@ describe('deadlines (a token whose keys are slow to fetch)', () => {
     );
   });
 });
+
+describe('an issuer whose keys cannot be fetched → cannot decide', () => {
+  it('answers UNAVAILABLE (a fault, so failure_mode_allow decides), not a 401 deny', async () => {
+    const { privateKey } = await generateKeyPair('ES256');
+    const token = await new SignJWT({ sub: 'alice' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer('https://idp.test')
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    // Nothing listens on this port: every JWKS fetch fails at once.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/jwks.json`;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const server = await startInProcess({
+      identity: { jwt: { providers: [{ issuer: 'https://idp.test', jwks: { url, timeout: '500ms' } }] } },
+    });
+    const client = new CheckClient(server.grpcPort);
+    try {
+      const r = await client.check(
+        checkRequest({ path: '/orders/1', headers: { authorization: `Bearer ${token}` } }),
+        5000,
+      );
+      expect(r).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE });
+      const text = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+      expect(text).toMatch(/portcullis_faults_total\{code="UNAVAILABLE",reason="jwks_unavailable"\} 1/);
+    } finally {
+      client.close();
+      await server.stop(500);
+    }
+  });
+});

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasCaFlag, KEY_USAGE, readKeyUsage } from '../../../src/identity/cert-extensions.js';
+import { KEY_USAGE, readCertExtensions } from '../../../src/identity/cert-extensions.js';
+
+const hasCaFlag = (der: Uint8Array) => readCertExtensions(der).ca;
+const readKeyUsage = (der: Uint8Array) => readCertExtensions(der).keyUsage;
+
 import {
   loadTrustBundle,
   parseBundleDocument,
