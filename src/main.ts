@@ -18,7 +18,7 @@ import {
 } from './server/check-service.js';
 import { createHttpAuthzServer } from './server/http-authz.js';
 import { bindGrpc, closeHttp, listenHttp } from './server/listen.js';
-import { loadLocalPolicies, watchLocalPolicies } from './server/local-policies.js';
+import { createPolicySource } from './server/policy-source.js';
 import { createPolicyStore } from './server/policy-store.js';
 import { createDecisionLogger, createTracer } from './telemetry/index.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
@@ -50,11 +50,8 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
   };
   store.onActivate(() => setServing(true));
 
-  const compileOptions = { failOnWarnings: config.policy.failOnWarnings, shadow: config.policy.shadow };
-  await loadLocalPolicies(config.policy.dir, store, metrics, compileOptions);
-  const stopWatch = config.policy.watch
-    ? watchLocalPolicies(config.policy.dir, store, { logger, metrics }, compileOptions)
-    : () => {};
+  const policySource = createPolicySource(config.policy, config.bundle, store, { logger, metrics });
+  await policySource.start();
   const identity = await createIdentityResolver(config.identity, { logger, metrics });
   const decisionLog = createDecisionLogger(config.telemetry.decisionLog, { metrics, logger });
   const authorizer = createAuthorizer({ identity, policies: store, metrics, decisionLog });
@@ -129,7 +126,7 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
   async function stop(graceMs = config.server.shutdownGrace): Promise<void> {
     draining = true;
     setServing(false);
-    stopWatch();
+    await policySource.stop();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         logger.warn({ graceMs }, 'grace period over; cancelling the calls still in flight');

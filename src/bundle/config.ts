@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
 
@@ -57,8 +56,8 @@ export const bundleConfigSchema = z
     sidecarId: z
       .string()
       .min(1)
-      .default(hostname())
-      .describe('This sidecar instance, sent to the control plane (default: the host name).'),
+      .optional()
+      .describe('This sidecar instance, sent to the control plane (unset: the host name, read at start).'),
     pollInterval: duration('10s', 'Pause between polls of a server without long polling.'),
     longPollTimeout: duration('30s', 'How long the control plane may hold a poll open (Prefer: wait).'),
     timeout: duration('10s', 'Bound on connecting and downloading one bundle (added to a long-poll wait).'),

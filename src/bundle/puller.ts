@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { backoffDelay, jitteredInterval, sleep } from './backoff.js';
 import type { BundleConfig } from './config.js';
@@ -102,7 +103,7 @@ class Puller {
       headers: {
         'user-agent': 'portcullis-bundle-puller',
         'portcullis-service': config.service ?? '',
-        'portcullis-sidecar-id': config.sidecarId,
+        'portcullis-sidecar-id': config.sidecarId ?? hostname(),
         'portcullis-revision': s.revision === undefined ? '' : String(s.revision),
       },
     });

@@ -93,7 +93,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   } catch (e) {
     const parseArgsError = String((e as { code?: unknown })?.code ?? '').startsWith('ERR_PARSE_ARGS');
     if (e instanceof UsageError || parseArgsError) {
-      io.stderr(`portcullis ${cmd.name}: ${e.message}\nSee: portcullis ${cmd.name} --help`);
+      io.stderr(`portcullis ${cmd.name}: ${(e as Error).message}\nSee: portcullis ${cmd.name} --help`);
       return 2;
     }
     if (isPortcullisError(e)) {

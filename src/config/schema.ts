@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bundleConfigSchema } from '../bundle/index.js';
 import { decisionConfigSchema } from '../decision/index.js';
 import { identityConfigSchema } from '../identity/index.js';
 import { policyConfigSchema } from '../policy/index.js';
@@ -10,6 +11,7 @@ export const configSchema = z
   .object({
     server: serverConfigSchema.prefault({}),
     policy: policyConfigSchema.prefault({}),
+    bundle: bundleConfigSchema.prefault({}),
     identity: identityConfigSchema.prefault({}),
     decision: decisionConfigSchema.prefault({}),
     telemetry: telemetryConfigSchema.prefault({}),
