@@ -144,6 +144,7 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
       apiHttp ? closeHttp(apiHttp) : undefined,
       identity.close(),
       decisionLog.close(),
+      tracer.shutdown(),
     ]);
   }
 

@@ -27,7 +27,6 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       httpPort: running.httpPort,
       apiPort: running.apiPort,
       policies: config.policy.dir,
-      pid: process.pid,
     },
     'portcullis serving',
   );
