@@ -19,6 +19,10 @@ export const ERROR_CODES = [
   'resource_exhausted',
   // Request-shape denies.
   'invalid_path',
+  // Resource resolvers (enrich stage).
+  'resolver_bad_response',
+  'resolver_failed',
+  'resource_not_found',
   // Identity: credentials (401) and peer certificates (403).
   'certificate_expired',
   'certificate_invalid',
