@@ -187,6 +187,7 @@ export function compilePolicy(
     version,
     key,
     mode,
+    failureMode: p.failureMode ?? 'closed',
     origin: { file: doc.file, line: pos.line, column: pos.column, path: '' },
     owner: p.metadata.owner ?? '',
     selector: { op: selector, spec: p.selector ?? {} },

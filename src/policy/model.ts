@@ -93,6 +93,8 @@ export interface CPolicy {
   /** `name@version`. */
   readonly key: string;
   readonly mode: 'enforce' | 'shadow';
+  /** What to answer when the sidecar cannot decide a request this policy selects (default closed). */
+  readonly failureMode: 'open' | 'closed';
   readonly origin: Origin;
   readonly owner: string;
   readonly selector: CSelector;

@@ -36,6 +36,20 @@ export class PolicySetImpl implements CompiledPolicySet {
     return { decision, trace };
   }
 
+  failureMode(input: PolicyInput): { mode: 'open' | 'closed'; policy: string } {
+    let policy = '';
+    try {
+      for (const { policy: p } of this.index.select(new EvalCtx(input, this.context, undefined))) {
+        if (p.mode !== 'enforce') continue;
+        if (p.failureMode === 'closed') return { mode: 'closed', policy: p.name };
+        policy ||= p.name;
+      }
+    } catch {
+      return { mode: 'closed', policy: '' };
+    }
+    return { mode: policy === '' ? 'closed' : 'open', policy };
+  }
+
   private run(input: PolicyInput, trace: TraceEntry[] | undefined): Decision {
     const t0 = performance.now();
     let d: Mutable<Decision>;

@@ -186,6 +186,12 @@ export const policyDocSchema = z
     kind: z.literal('Policy'),
     metadata: metadataSchema,
     mode: z.enum(['enforce', 'shadow']).optional().describe('shadow: evaluated and recorded, never enforced'),
+    failureMode: z
+      .enum(['open', 'closed'])
+      .optional()
+      .describe(
+        'When the sidecar cannot decide a request this policy selects (identity or resource resolver down, evaluation error): closed (default) denies or faults, open allows with reason failure_mode_open',
+      ),
     selector: selectorSchema.optional(),
     rules: z.array(ruleSchema).describe('Rules; DENY overrides ALLOW; default deny'),
   })

@@ -55,6 +55,11 @@ export interface CompiledPolicySet {
   evaluate(input: PolicyInput): Decision;
   /** Decides one request and records every step. */
   explain(input: PolicyInput): { decision: Decision; trace: readonly TraceEntry[] };
+  /**
+   * The `failureMode` of the enforced policies selecting this request, for "cannot decide":
+   * `open` only when every one says open; `policy` names the first of them ('' when none selects it).
+   */
+  failureMode?(input: PolicyInput): { readonly mode: 'open' | 'closed'; readonly policy: string };
 }
 
 /** A compile problem (error or warning) with its position. Lines and columns are 1-based. */
