@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'resource_exhausted',
   // Request-shape denies.
   'invalid_path',
+  'request_too_large',
   // Resource resolvers (enrich stage).
   'resolver_bad_response',
   'resolver_failed',
@@ -59,6 +60,7 @@ export const ERROR_CODES = [
   'bundle_fetch_failed',
   'bundle_key_unknown',
   'bundle_manifest_invalid',
+  'bundle_persist_failed',
   'bundle_rollback_refused',
   'bundle_service_mismatch',
   'bundle_signature_invalid',

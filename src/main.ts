@@ -64,7 +64,11 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
   });
   const check = createCheckHandler(
     { authorizer, responder, metrics, tracer },
-    { maxInFlight: config.server.maxInFlight, defaultTimeoutMs: config.server.defaultTimeout },
+    {
+      maxInFlight: config.server.maxInFlight,
+      defaultTimeoutMs: config.server.defaultTimeout,
+      limits: config.server.limits,
+    },
   );
   grpcServer.addService(authorizationService, { check: check as grpc.UntypedHandleCall });
   const apiCfg = config.server.api;
@@ -100,6 +104,8 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
         pathPrefix: httpCfg.pathPrefix,
         maxBodyBytes: httpCfg.maxBodyBytes,
         timeoutMs: config.server.defaultTimeout,
+        limits: config.server.limits,
+        maxInFlight: config.server.maxInFlight,
       })
     : undefined;
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import type { Responder } from '../decision/index.js';
@@ -11,6 +12,7 @@ import {
 import type { CheckSpan, CheckTracer } from '../telemetry/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Authorized, Authorizer } from './authorizer.js';
+import { checkRequestLimits, denyOverLimit, type LimitsConfig } from './limits.js';
 import { normalizeCheckRequest } from './normalize.js';
 
 /** A request that could not be decoded; answered with INVALID_ARGUMENT instead of grpc-js's INTERNAL. */
@@ -64,6 +66,8 @@ export interface CheckHandlerOptions {
   readonly maxInFlight: number;
   /** Budget (ms) when the caller sent no grpc-timeout. */
   readonly defaultTimeoutMs: number;
+  /** Content limits (header count/bytes, embedded body); over one is a `request_too_large` deny. */
+  readonly limits?: LimitsConfig;
 }
 
 /** Creates the Check handler: normalize → identify/evaluate → respond, faults as gRPC errors. */
@@ -133,6 +137,12 @@ export function createCheckHandler(
     const req = call.request;
     if ('undecodable' in req) {
       fault(grpc.status.INVALID_ARGUMENT, 'invalid_request', `undecodable CheckRequest: ${req.undecodable}`);
+      return;
+    }
+    const over = options.limits === undefined ? undefined : checkRequestLimits(req, options.limits);
+    if (over !== undefined) {
+      const decision = denyOverLimit(over, metrics, 'grpc');
+      respond({ decision, decisionId: randomUUID(), principal: undefined, revision: '' });
       return;
     }
     try {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration, port } from '../config/duration.js';
+import { limitsConfigSchema } from './limits.js';
 
 /** Config of the listeners, limits and lifecycle. */
 export const serverConfigSchema = z
@@ -97,12 +98,17 @@ export const serverConfigSchema = z
       .strict()
       .prefault({})
       .describe('Application check API (resource-aware questions from applications).'),
+    limits: limitsConfigSchema
+      .prefault({})
+      .describe('Content limits of a Check; over a limit is a deny (not a fault). See docs/limits.md.'),
     maxInFlight: z
       .number()
       .int()
       .min(1)
       .default(10_000)
-      .describe('Checks processed at once; beyond it a Check fails fast with RESOURCE_EXHAUSTED.'),
+      .describe(
+        'Checks processed at once per front door (gRPC, HTTP mode); beyond it a Check fails fast with RESOURCE_EXHAUSTED (HTTP 503), counted in portcullis_faults_total.',
+      ),
     defaultTimeout: duration('1s', 'Time budget of a Check whose caller sent no deadline (grpc-timeout).'),
     shutdownGrace: duration(
       '10s',

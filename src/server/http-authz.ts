@@ -1,10 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { DecisionConfig } from '../decision/index.js';
 import { toHttpResponse } from '../decision/index.js';
 import { isPortcullisError } from '../errors.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { AuthzInput, PeerInput } from '../types.js';
 import type { Authorized, Authorizer } from './authorizer.js';
+import {
+  checkHeaderLimits,
+  denyOverLimit,
+  InFlightLimit,
+  type LimitsConfig,
+  type LimitViolation,
+} from './limits.js';
 import { normalizeHost } from './normalize.js';
 import { normalizeTarget } from './path.js';
 
@@ -13,6 +22,10 @@ export interface HttpAuthzOptions {
   readonly pathPrefix: string;
   readonly maxBodyBytes: number;
   readonly timeoutMs: number;
+  /** Content limits: header count and bytes (the body is bounded by `maxBodyBytes`). */
+  readonly limits?: LimitsConfig;
+  /** Requests decided at once; more are answered 503 (fault RESOURCE_EXHAUSTED). */
+  readonly maxInFlight?: number;
 }
 
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
@@ -153,6 +166,28 @@ function send(
   res.end(body);
 }
 
+const HEADER_OVERFLOW_REPLY =
+  'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+const BAD_REQUEST_REPLY = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+
+/** Header count and bytes (names + values) of a request as received. */
+function headerSize(req: IncomingMessage): { count: number; bytes: number } {
+  let bytes = 0;
+  for (const s of req.rawHeaders) bytes += s.length;
+  return { count: req.rawHeaders.length / 2, bytes };
+}
+
+/** Unparsable requests (400) and header sections over `maxHeaderSize` (431, counted as a deny). */
+function onClientError(metrics: Metrics) {
+  return (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    if (tooLarge)
+      metrics.decisions.inc({ outcome: 'deny', reason: 'request_too_large', policy: 'none', api: 'http' });
+    if (!socket.writable || err.code === 'ECONNRESET') socket.destroy();
+    else socket.end(tooLarge ? HEADER_OVERFLOW_REPLY : BAD_REQUEST_REPLY);
+  };
+}
+
 /** Creates the HTTP authorization server: same pipeline, same decisions and logs as gRPC. */
 export function createHttpAuthzServer(
   authorizer: Authorizer,
@@ -161,12 +196,16 @@ export function createHttpAuthzServer(
   options: HttpAuthzOptions,
 ): Server {
   const inFlight = metrics.inFlight.labels({ api: 'http' });
-  return createServer((req, res) => {
+  const slots = new InFlightLimit(options.maxInFlight ?? Number.MAX_SAFE_INTEGER);
+  const limits = options.limits;
+  const server = createServer(limits ? { maxHeaderSize: limits.maxHeaderBytes } : {}, (req, res) => {
     const start = process.hrtime.bigint();
     inFlight.inc();
+    const acquired = slots.tryAcquire();
     let outcome = 'fault';
     res.once('close', () => {
       inFlight.dec();
+      if (acquired) slots.release();
       metrics.checkDuration.observe({ api: 'http', outcome }, Number(process.hrtime.bigint() - start) / 1e9);
     });
     const fault = (status: number, code: string, reason: string) => {
@@ -183,15 +222,36 @@ export function createHttpAuthzServer(
       const out = toHttpResponse(decision, r.decision, r);
       send(res, out.status, out.headers, out.body);
     };
+    const overLimit = (v: LimitViolation) => {
+      answer({
+        decision: denyOverLimit(v, metrics, 'http'),
+        decisionId: randomUUID(),
+        principal: undefined,
+        revision: '',
+      });
+      req.resume();
+    };
     const onError = (e: unknown) => {
       if (isPortcullisError(e) && e.code === 'no_policy_loaded') fault(503, 'UNAVAILABLE', e.code);
       else if (isPortcullisError(e) && e.code === 'request_cancelled') fault(499, 'CANCELLED', e.code);
       else fault(500, 'INTERNAL', 'internal_error');
     };
+    if (!acquired) {
+      fault(503, 'RESOURCE_EXHAUSTED', 'resource_exhausted');
+      req.resume();
+      return;
+    }
+    const size = limits ? headerSize(req) : undefined;
+    const tooMany = limits && size ? checkHeaderLimits(size.count, size.bytes, limits) : undefined;
+    if (tooMany) {
+      overLimit(tooMany);
+      return;
+    }
     res.setTimeout(options.timeoutMs, () => fault(504, 'DEADLINE_EXCEEDED', 'deadline_exceeded'));
     readBody(req, options.maxBodyBytes).then((body) => {
       if (body === undefined) {
-        fault(413, 'RESOURCE_EXHAUSTED', 'resource_exhausted');
+        const max = options.maxBodyBytes;
+        overLimit({ limit: 'maxBodyBytes', actual: max + 1, max, httpStatus: 413 });
         return;
       }
       try {
@@ -208,4 +268,8 @@ export function createHttpAuthzServer(
       }
     }, onError);
   });
+  // Our own count check replaces Node's silent truncation of headers past 2,000.
+  if (limits) server.maxHeadersCount = 0;
+  server.on('clientError', onClientError(metrics));
+  return server;
 }
