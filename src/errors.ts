@@ -7,9 +7,11 @@
 export const ERROR_CODES = [
   // Decisions (not errors): the reason of an allow or a policy deny.
   'allowed',
+  'break_glass',
   'default_deny',
   'denied_by_rule',
   'evaluation_error',
+  'failure_mode_open',
   // Request faults (gRPC errors: "cannot decide").
   'deadline_exceeded',
   'internal_error',
@@ -54,6 +56,7 @@ export const ERROR_CODES = [
   'policy_io_error',
   // Bundles.
   'bundle_archive_invalid',
+  'bundle_break_glass_invalid',
   'bundle_compile_error',
   'bundle_file_hash_mismatch',
   'bundle_files_mismatch',
@@ -67,6 +70,8 @@ export const ERROR_CODES = [
   'bundle_tests_failed',
   'bundle_too_large',
   'bundle_unsafe_path',
+  // Safe change: canary promotion / rollback refused by the control plane.
+  'rollout_refused',
   // Process / lifecycle.
   'listen_failed',
   'usage_error',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PortcullisError } from '../errors.js';
 import type { PolicyInput } from '../policy/index.js';
+import { createRolloutEvaluator } from '../rollout/index.js';
 import type { DecisionLogger } from '../telemetry/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type {
@@ -70,6 +71,8 @@ export function identityDeny(failure: IdentityFailure): Decision {
 export function createAuthorizer(deps: AuthorizerDeps) {
   const now = deps.now ?? Date.now;
   const { metrics } = deps;
+  // Safe change (docs/safe-change.md): candidate shadowing, failure modes, break-glass.
+  const rollout = createRolloutEvaluator(metrics);
 
   function evaluate(
     input: AuthzInput,
@@ -82,6 +85,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
     if (!active) throw new PortcullisError('no_policy_loaded', 'no verified policy set is loaded');
     const decisionId = randomUUID();
     let decision: Decision;
+    let candidate: Decision | undefined;
     let principal: Principal | undefined;
     if (identity.ok) {
       principal = identity.principal;
@@ -92,7 +96,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
         ...(target?.action === undefined ? {} : { action: target.action }),
         ...(target?.resource === undefined ? {} : { resource: target.resource }),
       };
-      decision = active.set.evaluate(policyInput);
+      ({ decision, candidate } = rollout.evaluate(active, policyInput));
       metrics.evalDuration.observe(decision.evalMicros / 1e6);
       if (decision.errors.length > 0)
         metrics.evalErrors.inc({ policy: decision.policy || 'none' }, decision.errors.length);
@@ -102,8 +106,11 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       }
     } else if (identity.reason === 'jwks_unavailable') {
       // The issuer's keys cannot be had: that is "cannot decide", not the caller's fault, so it
-      // is a fault and Envoy's failure_mode_allow chooses (contract fact 20).
-      throw new PortcullisError('jwks_unavailable', identity.detail);
+      // is a fault and Envoy's failure_mode_allow chooses (contract fact 20) — unless the policies
+      // governing the route say `failureMode: open`.
+      const open = rollout.cannotDecide(active, input, identity.reason, now());
+      if (open === undefined) throw new PortcullisError('jwks_unavailable', identity.detail);
+      decision = open;
     } else {
       decision = identityDeny(identity);
     }
@@ -121,6 +128,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       timeMs: now(),
       ...(target?.action === undefined ? {} : { action: target.action }),
       ...(target?.resource === undefined ? {} : { resource: target.resource }),
+      ...(candidate === undefined ? {} : { candidate }),
     });
     return { decision, decisionId, principal, revision: active.revision };
   }

@@ -1,4 +1,5 @@
 import type { CompiledPolicySet } from '../policy/index.js';
+import type { BreakGlassGrant } from '../rollout/index.js';
 
 /** One activated policy set: every request is evaluated entirely against one of these. */
 export interface ActivePolicies {
@@ -11,6 +12,12 @@ export interface ActivePolicies {
   readonly createdAtMs: number;
   /** When it was activated here (ms since epoch). */
   readonly activatedAtMs: number;
+  /** A candidate set shipped next to the enforced one: evaluated in shadow, never enforced. */
+  readonly candidate?: CompiledPolicySet | undefined;
+  /** Verified break-glass exceptions shipped with the bundle. */
+  readonly breakGlass?: readonly BreakGlassGrant[] | undefined;
+  /** Rollout track of the bundle (`stable` or `canary`), undefined for a local directory. */
+  readonly track?: 'stable' | 'canary' | undefined;
 }
 
 /** Holds the active policy set; activation is an atomic reference swap. */

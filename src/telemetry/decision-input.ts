@@ -34,6 +34,8 @@ export interface DecisionRecord {
   readonly action?: string;
   /** Trace id of the Check span when tracing started a new trace; else taken from `traceparent`. */
   readonly traceId?: string;
+  /** The candidate (shadow) policy set's answer, when the active bundle carries one (never enforced). */
+  readonly candidate?: Decision;
 }
 
 /** Version of the replayable `input` object's shape (docs/observability.md). */

@@ -47,6 +47,16 @@ export function buildDecisionLine(r: DecisionRecord, o: LineOptions, sampleRate:
     evalMicros: Math.round(d.evalMicros),
     sampleRate,
   });
+  const c = r.candidate;
+  if (c !== undefined)
+    line.candidate = {
+      decision: c.allowed ? 'allow' : 'deny',
+      status: c.status,
+      reason: c.reason,
+      policy: scrubText(c.policy, s, max),
+      ruleIds: c.ruleIds.map((id) => scrubText(id, s, max)),
+      agrees: c.allowed === d.allowed,
+    };
   const resource = input.resource as JsonObject | undefined;
   if (resource !== undefined) line.resource = { kind: resource.kind ?? '', id: resource.id ?? '' };
   if (r.action !== undefined) line.action = input.action ?? '';

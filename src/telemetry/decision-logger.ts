@@ -43,8 +43,11 @@ const NOOP_LOGGER: DecisionLogger = Object.freeze({
 });
 
 /** Must this decision be logged whatever the allow sampling says? */
-function alwaysLogged(d: Decision): boolean {
+function alwaysLogged(d: Decision, candidate?: Decision): boolean {
   if (!d.allowed || d.errors.length > 0) return true;
+  // Exceptions to the policy, and answers the candidate set would change, are always on record.
+  if (d.reason === 'break_glass' || d.reason === 'failure_mode_open') return true;
+  if (candidate !== undefined && !candidate.allowed) return true;
   for (const s of d.shadow) if (!s.agrees) return true;
   return false;
 }
@@ -135,7 +138,12 @@ class AsyncDecisionLogger implements DecisionLogger {
         return;
       }
       const rate = this.rate;
-      if (rate < 1 && !alwaysLogged(record.decision) && (rate <= 0 || Math.random() >= rate)) return;
+      if (
+        rate < 1 &&
+        !alwaysLogged(record.decision, record.candidate) &&
+        (rate <= 0 || Math.random() >= rate)
+      )
+        return;
       if (this.pending.length - this.head >= this.config.maxPending) {
         this.dropped('queue', 1, 'queue_full', '');
         return;
@@ -181,7 +189,10 @@ class AsyncDecisionLogger implements DecisionLogger {
 
   private writeOne(r: DecisionRecord): void {
     try {
-      this.out.info(buildDecisionLine(r, this.options, alwaysLogged(r.decision) ? 1 : this.rate), 'decision');
+      this.out.info(
+        buildDecisionLine(r, this.options, alwaysLogged(r.decision, r.candidate) ? 1 : this.rate),
+        'decision',
+      );
     } catch (err) {
       this.dropped('queue', 1, 'serialize_failed', (err as Error).message);
     }

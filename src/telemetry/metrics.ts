@@ -75,6 +75,14 @@ export interface Metrics {
   readonly evalErrors: Counter<'policy'>;
   /** 1 when ready to decide, else 0. */
   readonly ready: Gauge<never>;
+  /** Candidate (shadow) policy set answers that differ from the enforced one, by policy, rule and direction. */
+  readonly candidateDisagreements: Counter<'policy' | 'rule' | 'direction'>;
+  /** "Cannot decide" conditions by governing policy, applied failure mode (open|closed) and reason. */
+  readonly failureModes: Counter<'policy' | 'mode' | 'reason'>;
+  /** Decisions turned into an allow by a break-glass exception, by exception id. */
+  readonly breakGlassDecisions: Counter<'exception'>;
+  /** The rollout track of the active bundle (value 1): track (stable|canary|local), candidate (true|false). */
+  readonly rolloutInfo: Gauge<'track' | 'candidate'>;
 }
 
 /** Creates the metric set on a fresh registry (or the given one), with default Node process metrics. */
@@ -173,6 +181,30 @@ export function createMetrics(options: { registry?: Registry; defaultMetrics?: b
     ready: new Gauge({
       name: 'portcullis_ready',
       help: '1 when the sidecar has a verified policy set and is ready to decide.',
+      registers,
+    }),
+    candidateDisagreements: new Counter({
+      name: 'portcullis_candidate_disagreements_total',
+      help: 'Requests the candidate policy set would answer differently, by policy, rule and direction.',
+      labelNames: ['policy', 'rule', 'direction'],
+      registers,
+    }),
+    failureModes: new Counter({
+      name: 'portcullis_failure_mode_decisions_total',
+      help: 'Requests the sidecar could not decide, by governing policy, applied failure mode and reason.',
+      labelNames: ['policy', 'mode', 'reason'],
+      registers,
+    }),
+    breakGlassDecisions: new Counter({
+      name: 'portcullis_break_glass_decisions_total',
+      help: 'Denies turned into allows by a break-glass exception, by exception id.',
+      labelNames: ['exception'],
+      registers,
+    }),
+    rolloutInfo: new Gauge({
+      name: 'portcullis_rollout_info',
+      help: 'Rollout track of the active policy bundle (value 1) and whether a candidate set is shadowed.',
+      labelNames: ['track', 'candidate'],
       registers,
     }),
   };
