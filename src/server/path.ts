@@ -15,8 +15,18 @@ const HEX = /^[0-9a-fA-F]{2}$/;
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 // Control characters (incl. NUL, CR, LF) have no place in a request path.
 const CONTROL = /[\u0000-\u001f\u007f]/;
+// Characters upstreams read differently, so a path rule could be bypassed (the same set Spring's
+// StrictHttpFirewall rejects): `\` is a separator for Windows servers and WHATWG URL parsers;
+// `;` starts path parameters that Tomcat/Jetty strip (`/admin;x/y`, `/..;/` are `/admin/y`, `/..`).
+const AMBIGUOUS_RAW = /[\\;]/;
+// Encoded `/` and `\` are decoded into separators by many servers; an encoded `%` invites double
+// decoding (`%252F`); an encoded `;` is decoded before parameters are stripped by some servers.
+const AMBIGUOUS_DECODED = /[/\\;%]/;
 
-/** Decodes %XX of unreserved characters, upper-cases the hex of the others; undefined if malformed. */
+/**
+ * Decodes %XX of unreserved characters, upper-cases the hex of the others; undefined if malformed
+ * or if it encodes a control character, `/`, `\`, `;` or `%` (read differently by upstreams).
+ */
 export function normalizePercentEncoding(segment: string): string | undefined {
   if (!segment.includes('%')) return segment;
   let out = '';
@@ -29,7 +39,7 @@ export function normalizePercentEncoding(segment: string): string | undefined {
     const hex = segment.slice(i + 1, i + 3);
     if (!HEX.test(hex)) return undefined;
     const ch = String.fromCharCode(Number.parseInt(hex, 16));
-    if (CONTROL.test(ch)) return undefined;
+    if (CONTROL.test(ch) || AMBIGUOUS_DECODED.test(ch)) return undefined;
     out += UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
     i += 2;
   }
@@ -84,7 +94,8 @@ export function normalizeTarget(raw: string): NormalizedTarget {
   const rawPath = q < 0 ? target : target.slice(0, q);
   const query = q < 0 ? EMPTY_QUERY : parseQuery(target.slice(q + 1));
   if (rawPath === '*') return { path: '*', query, invalid: false };
-  if (!rawPath.startsWith('/') || CONTROL.test(rawPath)) return { path: rawPath, query, invalid: true };
+  if (!rawPath.startsWith('/') || CONTROL.test(rawPath) || AMBIGUOUS_RAW.test(rawPath))
+    return { path: rawPath, query, invalid: true };
   const decoded = normalizePercentEncoding(rawPath);
   if (decoded === undefined) return { path: rawPath, query, invalid: true };
   const simple = !decoded.includes('//') && !decoded.includes('/.');
