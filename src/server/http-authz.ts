@@ -15,7 +15,7 @@ import {
   type LimitViolation,
 } from './limits.js';
 import { normalizeHost } from './normalize.js';
-import { normalizeTarget } from './path.js';
+import { joinInto, normalizeTarget } from './path.js';
 
 /** Options of the HTTP authorization front door. */
 export interface HttpAuthzOptions {
@@ -73,7 +73,7 @@ export function originalRequest(
 function joinHeaders(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, values] of Object.entries(req.headersDistinct)) {
-    if (values) out[name] = values.join(',');
+    if (values) joinInto(out, name, values.join(','));
   }
   return out;
 }

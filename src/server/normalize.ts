@@ -4,7 +4,7 @@ import type { HeaderMap, Metadata } from '../gen/envoy/config/core/v3/base_pb.js
 import type { AttributeContext_Peer } from '../gen/envoy/service/auth/v3/attribute_context_pb.js';
 import type { CheckRequest } from '../gen/envoy/service/auth/v3/external_auth_pb.js';
 import type { AuthzInput, JsonObject, PeerInput } from '../types.js';
-import { normalizeTarget } from './path.js';
+import { joinInto, normalizeTarget } from './path.js';
 
 /**
  * normalize: the only place that reads Envoy's CheckRequest on the way in. Produces a plain
@@ -32,9 +32,7 @@ export function headersFromHeaderMap(map: HeaderMap): Record<string, string> {
   const out: Record<string, string> = {};
   for (const h of map.headers) {
     const key = h.key.toLowerCase();
-    const value = h.rawValue.length > 0 ? decodeRaw(h.rawValue) : h.value;
-    const prev = out[key];
-    out[key] = prev === undefined ? value : `${prev},${value}`;
+    joinInto(out, key, h.rawValue.length > 0 ? decodeRaw(h.rawValue) : h.value);
   }
   return out;
 }
@@ -50,11 +48,7 @@ function lowerKeys(headers: Record<string, string>): Record<string, string> {
   }
   if (!needed) return headers;
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) {
-    const key = k.toLowerCase();
-    const prev = out[key];
-    out[key] = prev === undefined ? v : `${prev},${v}`;
-  }
+  for (const [k, v] of Object.entries(headers)) joinInto(out, k.toLowerCase(), v);
   return out;
 }
 

@@ -69,6 +69,19 @@ function decodeQueryComponent(s: string): string {
   }
 }
 
+/**
+ * Sets `out[key]`, or appends `,value` when the key is already there (how Envoy joins repeated
+ * headers). Only own keys count — `constructor` or `toString` must not pick up Object.prototype —
+ * and `__proto__` becomes an ordinary key instead of being swallowed by the prototype setter.
+ */
+export function joinInto(out: Record<string, string>, key: string, value: string): void {
+  const prev = Object.hasOwn(out, key) ? out[key] : undefined;
+  const joined = prev === undefined ? value : `${prev},${value}`;
+  if (key === '__proto__')
+    Object.defineProperty(out, key, { value: joined, enumerable: true, writable: true, configurable: true });
+  else out[key] = joined;
+}
+
 /** Parses `a=1&b=2&a=3` into `{a: '1,3', b: '2'}` (repeated keys joined like Envoy joins headers). */
 export function parseQuery(query: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -77,9 +90,7 @@ export function parseQuery(query: string): Record<string, string> {
     if (!part) continue;
     const eq = part.indexOf('=');
     const key = decodeQueryComponent(eq < 0 ? part : part.slice(0, eq));
-    const value = eq < 0 ? '' : decodeQueryComponent(part.slice(eq + 1));
-    const prev = out[key];
-    out[key] = prev === undefined ? value : `${prev},${value}`;
+    joinInto(out, key, eq < 0 ? '' : decodeQueryComponent(part.slice(eq + 1)));
   }
   return out;
 }
