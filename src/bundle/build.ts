@@ -8,8 +8,10 @@ import { type PackEntry, packArchive, readArchive } from './archive.js';
 import type { BundleLimits } from './config.js';
 import type { SigningKey } from './keys.js';
 import {
+  BREAK_GLASS_PREFIX,
   BUNDLE_FORMAT,
   type BundleManifest,
+  CANDIDATE_PREFIX,
   FILES_PREFIX,
   isSafeRelativePath,
   MANIFEST_ENTRY,
@@ -32,6 +34,12 @@ export interface BuildOptions {
   readonly sourceCommit?: string | undefined;
   /** Signs the bundle when given; otherwise it is built unsigned (sign it later). */
   readonly key?: SigningKey | undefined;
+  /** A candidate policy set shipped next to the enforced one: sidecars evaluate it in shadow. */
+  readonly candidate?: readonly PolicySource[] | undefined;
+  /** Break-glass exception tokens (compact JWS) by file name, e.g. `inc-4711.jws`. */
+  readonly breakGlass?: readonly { readonly name: string; readonly token: string }[] | undefined;
+  /** Rollout track written into the manifest. */
+  readonly track?: 'stable' | 'canary' | undefined;
 }
 
 /** A freshly built bundle. */
@@ -46,15 +54,38 @@ export interface BuiltBundle {
   readonly warnings: readonly Problem[];
 }
 
+/** Packs the manifest, its signature and the entries (names already carry their prefix). */
 async function pack(
   manifestBytes: Buffer,
   jws: string | undefined,
-  files: readonly PackEntry[],
+  entries: readonly PackEntry[],
   mtime: Date,
 ) {
   const meta: PackEntry[] = [{ name: MANIFEST_ENTRY, data: manifestBytes }];
   if (jws !== undefined) meta.push({ name: SIGNATURE_ENTRY, data: Buffer.from(jws, 'utf8') });
-  return packArchive([...meta, ...files.map((f) => ({ name: FILES_PREFIX + f.name, data: f.data }))], mtime);
+  return packArchive([...meta, ...entries], mtime);
+}
+
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const listed = (entries: readonly PackEntry[]) =>
+  entries.map((f) => ({ path: f.name, sha256: sha256Hex(f.data), size: f.data.byteLength }));
+const prefixed = (prefix: string, entries: readonly PackEntry[]) =>
+  entries.map((f) => ({ name: prefix + f.name, data: f.data }));
+
+/** Compiles the candidate set, if any; a candidate that does not compile refuses the build. */
+function compileCandidate(candidate: readonly PolicySource[] | undefined): BundleRejection | undefined {
+  if (candidate === undefined) return undefined;
+  const unsafe = candidate.filter((s) => !isSafeRelativePath(s.path)).map((s) => s.path);
+  if (unsafe.length > 0)
+    return {
+      ok: false,
+      reason: 'bundle_unsafe_path',
+      detail: `unsafe candidate paths: ${unsafe.join(', ')}`,
+    };
+  const compiled = compilePolicySet(candidate);
+  if (compiled.ok) return undefined;
+  const details = formatProblems(compiled.problems).map((p) => `candidate ${p}`);
+  return { ok: false, reason: 'bundle_compile_error', detail: 'candidate policies do not compile', details };
 }
 
 /**
@@ -75,8 +106,17 @@ export async function buildBundle(
     const details = formatProblems(compiled.problems);
     return { ok: false, reason: 'bundle_compile_error', detail: 'policies do not compile', details };
   }
-  const sorted = [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const files = sorted.map((s) => ({ name: s.path, data: Buffer.from(s.text, 'utf8') }));
+  const refused = compileCandidate(options.candidate);
+  if (refused) return refused;
+  const badToken = (options.breakGlass ?? []).find((t) => !/^[A-Za-z0-9._-]{1,128}\.jws$/.test(t.name));
+  if (badToken)
+    return { ok: false, reason: 'bundle_unsafe_path', detail: `bad break-glass file name ${badToken.name}` };
+  const entry = (s: PolicySource) => ({ name: s.path, data: Buffer.from(s.text, 'utf8') });
+  const files = sources.map(entry).sort(byName);
+  const candidate = options.candidate?.map(entry).sort(byName);
+  const breakGlass = options.breakGlass
+    ?.map((t) => ({ name: t.name, data: Buffer.from(t.token, 'utf8') }))
+    .sort(byName);
   const createdAt = options.createdAt ?? new Date();
   const manifest: BundleManifest = {
     format: BUNDLE_FORMAT,
@@ -85,11 +125,19 @@ export async function buildBundle(
     revision: options.revision,
     createdAt: createdAt.toISOString(),
     ...(options.sourceCommit === undefined ? {} : { sourceCommit: options.sourceCommit }),
-    files: files.map((f) => ({ path: f.name, sha256: sha256Hex(f.data), size: f.data.byteLength })),
+    files: listed(files),
+    ...(options.track === undefined ? {} : { track: options.track }),
+    ...(candidate === undefined ? {} : { candidateFiles: listed(candidate) }),
+    ...(breakGlass === undefined ? {} : { breakGlass: listed(breakGlass) }),
   };
   const manifestBytes = serializeManifest(manifest);
   const jws = options.key ? await signManifest(manifestBytes, options.key) : undefined;
-  const archive = await pack(manifestBytes, jws, files, createdAt);
+  const entries = [
+    ...prefixed(FILES_PREFIX, files),
+    ...prefixed(CANDIDATE_PREFIX, candidate ?? []),
+    ...prefixed(BREAK_GLASS_PREFIX, breakGlass ?? []),
+  ];
+  const archive = await pack(manifestBytes, jws, entries, createdAt);
   return {
     ok: true,
     bundle: {
@@ -116,15 +164,22 @@ export async function signBundle(
   const parsed = parseManifest(manifestBytes);
   if (!parsed.ok) return { ok: false, reason: 'bundle_manifest_invalid', detail: parsed.detail };
   const files: PackEntry[] = [];
-  for (const f of parsed.manifest.files) {
-    const data = read.entries.get(FILES_PREFIX + f.path);
-    if (!data || sha256Hex(data) !== f.sha256)
-      return {
-        ok: false,
-        reason: 'bundle_file_hash_mismatch',
-        detail: `${f.path} is missing or does not match`,
-      };
-    files.push({ name: f.path, data });
+  const m = parsed.manifest;
+  for (const [prefix, list] of [
+    [FILES_PREFIX, m.files],
+    [CANDIDATE_PREFIX, m.candidateFiles ?? []],
+    [BREAK_GLASS_PREFIX, m.breakGlass ?? []],
+  ] as const) {
+    for (const f of list) {
+      const data = read.entries.get(prefix + f.path);
+      if (!data || sha256Hex(data) !== f.sha256)
+        return {
+          ok: false,
+          reason: 'bundle_file_hash_mismatch',
+          detail: `${prefix === FILES_PREFIX ? '' : prefix}${f.path} is missing or does not match`,
+        };
+      files.push({ name: prefix + f.path, data });
+    }
   }
   const jws = await signManifest(manifestBytes, key);
   const out = await pack(manifestBytes, jws, files, new Date(parsed.manifest.createdAt));

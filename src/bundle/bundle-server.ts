@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { inCanary, SidecarSightings } from './canary.js';
 import type { BundleManifest } from './manifest.js';
 import { ANY_SERVICE } from './services.js';
 
@@ -22,6 +23,17 @@ export interface BundleServer {
   /** Stops serving a service (its long polls end with 304). */
   unpublish(service: string): void;
   get(service: string): PublishedBundle | undefined;
+  /**
+   * Serves `b` instead of the published bundle to the sidecars whose id (`portcullis-sidecar-id`)
+   * hashes below `percent` (see canaryBucket); wakes the service's long polls.
+   */
+  publishCanary(b: PublishedBundle, percent: number): void;
+  /** Stops the service's canary: every sidecar gets the published bundle again. */
+  clearCanary(service: string): void;
+  /** The service's canary bundle and percentage, if any. */
+  canary(service: string): { readonly bundle: PublishedBundle; readonly percent: number } | undefined;
+  /** Which track and revision each sidecar got on its last poll (bounded). */
+  sidecars(): Record<string, { track: string; revision: number; at: string }>;
   listen(port: number, host: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -55,6 +67,8 @@ export function createBundleServer(options: {
   readonly extra?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }): BundleServer {
   const bundles = new Map<string, PublishedBundle>();
+  const canaries = new Map<string, { bundle: PublishedBundle; percent: number }>();
+  const sightings = new SidecarSightings();
   const waiters = new Map<string, Set<() => void>>();
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
   let server: Server | undefined;
@@ -66,7 +80,14 @@ export function createBundleServer(options: {
       for (const w of set ?? []) w();
     }
   };
-  const lookup = (service: string) => bundles.get(service) ?? bundles.get(ANY_SERVICE);
+  /** The bundle this sidecar gets: the canary when its id falls in the canary's share. */
+  const lookup = (service: string, sidecarId: string) => {
+    const key = bundles.has(service) ? service : ANY_SERVICE;
+    const c = canaries.get(key);
+    if (c !== undefined && inCanary(sidecarId, c.percent)) return { b: c.bundle, track: 'canary' };
+    const b = bundles.get(key);
+    return b === undefined ? undefined : { b, track: 'stable' };
+  };
 
   const waitForChange = (service: string, ms: number, req: IncomingMessage) =>
     new Promise<void>((resolve) => {
@@ -92,14 +113,18 @@ export function createBundleServer(options: {
       return;
     }
     const service = m[1] as string;
-    let b = lookup(service);
+    const id = req.headers['portcullis-sidecar-id'];
+    const sidecarId = typeof id === 'string' ? id : '';
+    let found = lookup(service, sidecarId);
+    let b = found?.b;
     const prefer = req.headers.prefer;
     const wait = Math.min(preferWaitMs(Array.isArray(prefer) ? prefer.join(',') : prefer), maxWaitMs);
     const applied: Record<string, string> =
       wait > 0 ? { 'preference-applied': `wait=${Math.ceil(wait / 1000)}` } : {};
     if (b && wait > 0 && etagMatches(req.headers['if-none-match'], b.etag)) {
       await waitForChange(service, wait, req);
-      b = lookup(service);
+      found = lookup(service, sidecarId);
+      b = found?.b;
       if (req.destroyed) return;
     }
     if (!b) {
@@ -110,8 +135,10 @@ export function createBundleServer(options: {
       etag: b.etag,
       'cache-control': 'no-cache',
       'portcullis-revision': String(b.manifest.revision),
+      'portcullis-track': found?.track ?? 'stable',
       ...applied,
     };
+    if (sidecarId !== '') sightings.note(sidecarId, found?.track ?? 'stable', b.manifest.revision);
     if (etagMatches(req.headers['if-none-match'], b.etag)) {
       res.writeHead(304, headers).end();
       return;
@@ -131,9 +158,19 @@ export function createBundleServer(options: {
     },
     unpublish(service) {
       bundles.delete(service);
+      canaries.delete(service);
       wake(service);
     },
     get: (service) => bundles.get(service),
+    publishCanary(b, percent) {
+      canaries.set(b.service, { bundle: b, percent: Math.max(0, Math.min(100, percent)) });
+      wake(b.service);
+    },
+    clearCanary(service) {
+      if (canaries.delete(service)) wake(service);
+    },
+    canary: (service) => canaries.get(service),
+    sidecars: () => sightings.list(),
     listen(port, host) {
       server = createServer((req, res) => {
         handle(req, res).catch(() => {

@@ -1,11 +1,15 @@
 import { type FSWatcher, watch } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { loadPolicySources, type PolicySource } from '../policy/index.js';
+import { compilePolicySet, loadPolicySources, type PolicySource } from '../policy/index.js';
+import { type BreakGlassFile, breakGlassFor, readBreakGlassDir } from './break-glass-dir.js';
 import { buildBundle } from './build.js';
-import { createBundleServer, DEFAULT_MAX_WAIT_MS } from './bundle-server.js';
+import { createBundleServer, DEFAULT_MAX_WAIT_MS, type PublishedBundle } from './bundle-server.js';
+import { handleRolloutAdmin, type RolloutResult } from './control-plane-admin.js';
 import type { SigningKey } from './keys.js';
+import { onSources, promote, rollback, type ServiceRollout, type Transition } from './rollout-state.js';
 import { ANY_SERVICE, partitionByService, sourcesDigest } from './services.js';
+import { formatProblems } from './verify.js';
 
 /** Result of running a service's `*_test.yaml` suites. */
 export type PolicyTestOutcome =
@@ -32,6 +36,30 @@ export interface ControlPlaneOptions {
    * every service name.
    */
   readonly layout?: 'services' | 'single';
+  /**
+   * `immediate` (default): every change that passes is published to every sidecar. `staged`: a
+   * change is shipped as the candidate set (shadow) and enforced only after `promote` (canary
+   * percentage, then 100); `rollback` undoes the canary or the last promotion.
+   */
+  readonly rollout?: 'immediate' | 'staged';
+  /** Directory of break-glass exception tokens (`*.jws`): shipped in every bundle at once, never staged. */
+  readonly breakGlassDir?: string | undefined;
+  /** Bearer token the rollout admin endpoints require; unset = none (bind to localhost). */
+  readonly adminToken?: string | undefined;
+}
+
+/** A service's rollout state as `/v1/revisions` and `/v1/rollout` show it. */
+export interface RolloutStatus {
+  readonly mode: 'immediate' | 'staged';
+  readonly stableRevision: number;
+  readonly stableDigest: string;
+  /** Digest of the pending (candidate) change, when there is one. */
+  readonly pendingDigest?: string;
+  readonly canary?: { readonly percent: number; readonly revision: number };
+  /** Break-glass exceptions in the service's bundles. */
+  readonly breakGlass: readonly string[];
+  /** True when `rollback` has something to undo. */
+  readonly canRollback: boolean;
 }
 
 /** Collaborators of the control plane. */
@@ -65,6 +93,10 @@ export interface RevisionsReport {
   >;
   readonly rejected: Record<string, Rejection>;
   readonly lastBuildAt?: string;
+  /** Rollout state per service. */
+  readonly rollout: Record<string, RolloutStatus>;
+  /** Track and revision each sidecar got on its last poll. */
+  readonly sidecars: Record<string, { track: string; revision: number; at: string }>;
 }
 
 /** The running control plane. */
@@ -75,6 +107,10 @@ export interface ControlPlane {
   /** Rebuilds now: publishes each service whose sources changed and pass compile + tests. */
   rebuild(): Promise<RevisionsReport>;
   revisions(): RevisionsReport;
+  /** Staged mode: canaries the pending change to `percent` of sidecars (100 = everyone). All services when none is named. */
+  promote(service: string | undefined, percent: number): Promise<RolloutResult>;
+  /** Staged mode: ends the canary, or restores the stable before the last full promotion. */
+  rollback(service: string | undefined): Promise<RolloutResult>;
 }
 
 /** Creates the control plane: builds, signs and serves one bundle per service of a policy directory. */
@@ -85,18 +121,34 @@ export function createControlPlane(options: ControlPlaneOptions, deps: ControlPl
     stop: () => cp.stop(),
     rebuild: () => cp.rebuild(),
     revisions: () => cp.revisions(),
+    promote: (service, percent) => cp.transition(service, (s) => promote(s, percent)),
+    rollback: (service) => cp.transition(service, rollback),
   };
 }
 
-/** The control plane's state: published digests, rejections, the watcher and the build loop. */
+/** What is published for a service: the keys of the content, and the revisions. */
+interface Published {
+  readonly stableKey: string;
+  readonly stableRev: number;
+  readonly canaryKey: string;
+  readonly canaryRev: number;
+}
+
+const NOTHING_PUBLISHED: Published = { stableKey: '', stableRev: 0, canaryKey: '', canaryRev: 0 };
+
+/** The control plane's state: rollout state per service, rejections, the watchers and the build loop. */
 class Plane {
-  private readonly digests = new Map<string, string>();
+  private readonly state = new Map<string, ServiceRollout>();
+  private readonly published = new Map<string, Published>();
   private readonly rejected = new Map<string, Rejection>();
   private readonly server;
+  private readonly staged: boolean;
+  private breakGlass: readonly BreakGlassFile[] = [];
   private lastRevision = 0;
   private lastBuildAt: string | undefined;
-  private watcher: FSWatcher | undefined;
+  private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
   private building: Promise<void> | undefined;
   private dirty = false;
 
@@ -104,6 +156,7 @@ class Plane {
     private readonly options: ControlPlaneOptions,
     private readonly deps: ControlPlaneDeps,
   ) {
+    this.staged = options.rollout === 'staged';
     this.server = createBundleServer({
       maxWaitMs: options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
       extra: (req, res) => this.routes(req, res),
@@ -113,24 +166,30 @@ class Plane {
   async start(): Promise<number> {
     await this.rebuild();
     if (this.options.watch !== false) {
-      this.watcher = watch(this.options.policiesDir, { recursive: true }, () => this.onChange());
-      this.watcher.on('error', (e) =>
-        this.deps.logger.warn({ err: { message: e.message } }, 'policy directory watch failed'),
-      );
+      const dirs = [this.options.policiesDir, this.options.breakGlassDir].filter((d) => d !== undefined);
+      for (const dir of dirs) {
+        const w = watch(dir, { recursive: true }, () => this.onChange());
+        w.on('error', (e) =>
+          this.deps.logger.warn({ err: { message: e.message }, dir }, 'directory watch failed'),
+        );
+        this.watchers.push(w);
+      }
     }
     return this.server.listen(this.options.port ?? 8181, this.options.host ?? '127.0.0.1');
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
-    this.watcher?.close();
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    for (const w of this.watchers) w.close();
     await this.building;
     await this.server.close();
   }
 
   revisions(): RevisionsReport {
     const services: RevisionsReport['services'] = {};
-    for (const service of this.digests.keys()) {
+    const rollout: RevisionsReport['rollout'] = {};
+    for (const [service, st] of this.state) {
       const b = this.server.get(service);
       if (!b) continue;
       const { revision, createdAt, files } = b.manifest;
@@ -143,28 +202,78 @@ class Plane {
         digest: b.manifestDigest,
         url: `/v1/bundles/${service === ANY_SERVICE ? '{service}' : service}`,
       };
+      const canary = this.server.canary(service);
+      rollout[service] = {
+        mode: this.staged ? 'staged' : 'immediate',
+        stableRevision: revision,
+        stableDigest: st.stable.digest,
+        ...(st.pending ? { pendingDigest: st.pending.digest } : {}),
+        ...(canary ? { canary: { percent: canary.percent, revision: canary.bundle.manifest.revision } } : {}),
+        breakGlass: (b.manifest.breakGlass ?? []).map((f) => f.path),
+        canRollback: this.staged && (canary !== undefined || st.previous !== undefined),
+      };
     }
     const last = this.lastBuildAt ? { lastBuildAt: this.lastBuildAt } : {};
-    return { services, rejected: Object.fromEntries(this.rejected), ...last };
+    const rejected = Object.fromEntries(this.rejected);
+    return { services, rejected, ...last, rollout, sidecars: this.server.sidecars() };
   }
 
-  /** Serializes rebuilds: a change during a build triggers one more build right after it. */
+  /** Serializes rebuilds (and admin operations): a change during a build triggers one more build after it. */
   async rebuild(): Promise<RevisionsReport> {
-    if (this.building) {
-      this.dirty = true;
-      while (this.building) await this.building;
-      return this.revisions();
+    this.dirty = true;
+    while (this.building) await this.building;
+    if (this.dirty) {
+      this.building = (async () => {
+        while (this.dirty) {
+          this.dirty = false;
+          await this.buildAll();
+        }
+      })().finally(() => {
+        this.building = undefined;
+      });
+      await this.building;
     }
-    this.building = (async () => {
-      do {
-        this.dirty = false;
-        await this.buildAll();
-      } while (this.dirty);
-    })().finally(() => {
+    return this.revisions();
+  }
+
+  /** Applies a promote/rollback transition to one service (or every service it applies to). */
+  async transition(
+    service: string | undefined,
+    op: (s: ServiceRollout) => Transition,
+  ): Promise<RolloutResult> {
+    if (!this.staged)
+      return { ok: false, detail: 'the control plane publishes changes immediately: start it with --staged' };
+    let result: RolloutResult = { ok: false, detail: 'no service is published yet' };
+    await this.exclusive(async () => {
+      const key = service === undefined ? undefined : this.serviceKey(service);
+      if (key !== undefined && !this.state.has(key)) {
+        result = { ok: false, detail: `unknown service ${JSON.stringify(service)}` };
+        return;
+      }
+      let applied = 0;
+      for (const s of key === undefined ? [...this.state.keys()] : [key]) {
+        const t = op(this.state.get(s) as ServiceRollout);
+        if (!t.ok) {
+          result = { ok: false, detail: key === undefined ? `${s}: ${t.detail}` : t.detail };
+          continue;
+        }
+        if (await this.sync(s, t.next, t.shrunk, !t.shrunk)) applied++;
+      }
+      if (applied > 0) result = { ok: true, report: this.revisions() };
+    });
+    return result;
+  }
+
+  private serviceKey(service: string): string {
+    return this.options.layout === 'single' ? ANY_SERVICE : service;
+  }
+
+  private async exclusive(fn: () => Promise<void>): Promise<void> {
+    while (this.building) await this.building;
+    this.building = fn().finally(() => {
       this.building = undefined;
     });
     await this.building;
-    return this.revisions();
   }
 
   private onChange(): void {
@@ -177,6 +286,16 @@ class Plane {
   }
 
   private routes(req: IncomingMessage, res: ServerResponse): boolean {
+    const admin = {
+      promote: (service: string | undefined, percent: number) =>
+        this.transition(service, (s) => promote(s, percent)),
+      rollback: (service: string | undefined) => this.transition(service, rollback),
+      status: () => {
+        const { rollout, sidecars } = this.revisions();
+        return { rollout, sidecars };
+      },
+    };
+    if (handleRolloutAdmin(req, res, admin, this.options.adminToken)) return true;
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') return false;
     if (path === '/v1/revisions') {
@@ -208,22 +327,108 @@ class Plane {
       return;
     }
     this.rejected.delete('*');
+    await this.loadBreakGlass();
     const services =
       this.options.layout === 'single' ? new Map([[ANY_SERVICE, sources]]) : partitionByService(sources);
     for (const [service, list] of services) await this.buildService(service, list);
-    for (const service of [...this.digests.keys()]) {
+    for (const service of [...this.state.keys()]) {
       if (services.has(service)) continue;
-      this.digests.delete(service);
+      this.state.delete(service);
+      this.published.delete(service);
       this.server.unpublish(service);
       this.deps.logger.info({ service }, 'service directory removed; its bundle is no longer served');
     }
     this.lastBuildAt = new Date().toISOString();
   }
 
-  /** Builds, tests, signs and publishes one service when its sources changed. */
+  /** Reads the break-glass directory and schedules a rebuild when the next exception expires. */
+  private async loadBreakGlass(): Promise<void> {
+    const dir = this.options.breakGlassDir;
+    if (dir === undefined) return;
+    const { files, problems } = await readBreakGlassDir(dir);
+    if (problems.length > 0)
+      this.refuse('break-glass', 'bundle_break_glass_invalid', `unusable files in ${dir}`, problems);
+    else this.rejected.delete('break-glass');
+    this.breakGlass = files;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    const next = breakGlassFor(files, ANY_SERVICE, Date.now()).nextExpiryMs;
+    if (Number.isFinite(next))
+      this.expiryTimer = setTimeout(
+        () => this.onChange(),
+        Math.min(Math.max(0, next - Date.now()) + 10, 2 ** 31 - 1),
+      );
+    this.expiryTimer?.unref();
+  }
+
+  /** Checks new directory content of a service (compile + tests) and moves its rollout state. */
   private async buildService(service: string, sources: readonly PolicySource[]): Promise<void> {
     const digest = sourcesDigest(sources);
-    if (this.digests.get(service) === digest && this.server.get(service)) return;
+    const cur = this.state.get(service);
+    if (digest !== cur?.stable.digest && digest !== cur?.pending?.digest) {
+      const compiled = compilePolicySet(sources);
+      if (!compiled.ok)
+        return this.refuse(
+          service,
+          'bundle_compile_error',
+          'policies do not compile',
+          formatProblems(compiled.problems),
+        );
+      const tests = await this.deps.runTests(service, sources);
+      if (!tests.ok) return this.refuse(service, 'bundle_tests_failed', 'policy tests fail', tests.details);
+    }
+    const next = onSources(cur, { sources, digest }, this.staged);
+    const endsCanary = cur?.canaryPercent !== undefined && next.canaryPercent === undefined;
+    if (await this.sync(service, next, endsCanary, false)) this.rejected.delete(service);
+  }
+
+  /**
+   * Publishes what `next` asks for, rebuilding only what changed. Revisions only grow, and the order
+   * (stable first, then the canary) lets every sidecar that changes track get a newer revision:
+   * `freshStable` when sidecars leave the canary, `grow` when sidecars join it.
+   */
+  private async sync(
+    service: string,
+    next: ServiceRollout,
+    freshStable: boolean,
+    grow: boolean,
+  ): Promise<boolean> {
+    const pub = this.published.get(service) ?? NOTHING_PUBLISHED;
+    const bg = breakGlassFor(this.breakGlass, service, Date.now());
+    const stableKey = `${next.stable.digest}|${next.pending?.digest ?? ''}|${bg.digest}`;
+    let stable: PublishedBundle | undefined;
+    if (freshStable || stableKey !== pub.stableKey || !this.server.get(service)) {
+      stable = await this.build(service, next.stable.sources, next.pending?.sources, bg.tokens, 'stable');
+      if (!stable) return false;
+    }
+    const stableRev = stable?.manifest.revision ?? pub.stableRev;
+    const pending = next.canaryPercent === undefined ? undefined : next.pending;
+    const canaryKey = pending === undefined ? '' : `${pending.digest}|${bg.digest}`;
+    let canary: PublishedBundle | undefined;
+    if (pending !== undefined && (canaryKey !== pub.canaryKey || (grow && pub.canaryRev < stableRev))) {
+      canary = await this.build(service, pending.sources, undefined, bg.tokens, 'canary');
+      if (!canary) return false;
+    }
+    if (stable) this.server.publish(stable);
+    if (pending === undefined) this.server.clearCanary(service);
+    else if (canary) this.server.publishCanary(canary, next.canaryPercent as number);
+    else {
+      const cur = this.server.canary(service);
+      if (cur) this.server.publishCanary(cur.bundle, next.canaryPercent as number);
+    }
+    const canaryRev = pending === undefined ? 0 : (canary?.manifest.revision ?? pub.canaryRev);
+    this.published.set(service, { stableKey, stableRev, canaryKey, canaryRev });
+    this.state.set(service, next);
+    return true;
+  }
+
+  /** Builds and signs one bundle with the next revision; a failure is recorded as a rejection. */
+  private async build(
+    service: string,
+    sources: readonly PolicySource[],
+    candidate: readonly PolicySource[] | undefined,
+    breakGlass: readonly { name: string; token: string }[],
+    track: 'stable' | 'canary',
+  ): Promise<PublishedBundle | undefined> {
     // Clock-based revisions stay monotonic across control-plane restarts.
     const revision = Math.max(this.lastRevision + 1, Date.now());
     const key = this.options.signingKey;
@@ -233,27 +438,36 @@ class Plane {
       revision,
       key,
       sourceCommit: this.options.sourceCommit,
+      ...(candidate === undefined ? {} : { candidate }),
+      ...(this.options.breakGlassDir === undefined ? {} : { breakGlass }),
+      ...(track === 'canary' ? { track } : {}),
     });
-    if (!built.ok) return this.refuse(service, built.reason, built.detail, built.details);
-    const tests = await this.deps.runTests(service, sources);
-    if (!tests.ok) return this.refuse(service, 'bundle_tests_failed', 'policy tests fail', tests.details);
+    if (!built.ok) {
+      this.refuse(service, built.reason, built.detail, built.details);
+      return undefined;
+    }
     this.lastRevision = revision;
     const { archive, manifest, manifestDigest, set } = built.bundle;
-    const etag = `"${revision}-${manifestDigest.slice(0, 16)}"`;
-    this.server.publish({
+    this.deps.logger.info(
+      {
+        service,
+        revision,
+        track,
+        files: manifest.files.length,
+        policies: set.policyCount,
+        candidate: candidate !== undefined,
+        breakGlass: breakGlass.length,
+      },
+      'bundle published',
+    );
+    return {
       service,
       archive,
       manifest,
       manifestDigest,
-      etag,
+      etag: `"${revision}-${manifestDigest.slice(0, 16)}"`,
       signer: key.kid,
       publishedAtMs: Date.now(),
-    });
-    this.digests.set(service, digest);
-    this.rejected.delete(service);
-    this.deps.logger.info(
-      { service, revision, files: manifest.files.length, policies: set.policyCount },
-      'bundle published',
-    );
+    };
   }
 }

@@ -1,8 +1,10 @@
 import { parseAllDocuments } from 'yaml';
+import type { PolicySource } from '../policy/index.js';
 import { readArchive } from './archive.js';
 import type { BundleLimits } from './config.js';
 import {
   type BundleManifest,
+  CANDIDATE_PREFIX,
   FILES_PREFIX,
   MANIFEST_ENTRY,
   parseManifest,
@@ -70,5 +72,33 @@ export async function inspectBundle(
       entries,
       documents,
     },
+  };
+}
+
+/**
+ * Reads a bundle's policy files and candidate files WITHOUT verifying its signature (for offline
+ * tools such as `portcullis replay` given no keys); use verifyBundle for anything enforced.
+ */
+export async function readBundleSources(
+  archive: Uint8Array,
+  limits: BundleLimits,
+): Promise<
+  | { ok: true; manifest: BundleManifest; sources: PolicySource[]; candidate: PolicySource[] | undefined }
+  | BundleRejection
+> {
+  const read = await readArchive(archive, limits);
+  if (!read.ok) return { ok: false, reason: read.reason, detail: read.detail };
+  const bytes = read.entries.get(MANIFEST_ENTRY);
+  const parsed = bytes ? parseManifest(bytes) : undefined;
+  if (!parsed?.ok)
+    return { ok: false, reason: 'bundle_manifest_invalid', detail: parsed?.detail ?? `no ${MANIFEST_ENTRY}` };
+  const m = parsed.manifest;
+  const files = (prefix: string, list: BundleManifest['files']) =>
+    list.map((f) => ({ path: f.path, text: read.entries.get(prefix + f.path)?.toString('utf8') ?? '' }));
+  return {
+    ok: true,
+    manifest: m,
+    sources: files(FILES_PREFIX, m.files),
+    candidate: m.candidateFiles === undefined ? undefined : files(CANDIDATE_PREFIX, m.candidateFiles),
   };
 }

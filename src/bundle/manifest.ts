@@ -9,6 +9,10 @@ export const MANIFEST_ENTRY = 'manifest.json';
 export const SIGNATURE_ENTRY = 'manifest.jws';
 /** Prefix of every policy/data file entry in the archive. */
 export const FILES_PREFIX = 'files/';
+/** Prefix of the candidate (shadow) policy set's files (manifest `candidateFiles`). */
+export const CANDIDATE_PREFIX = 'candidate/';
+/** Prefix of the break-glass exception tokens (manifest `breakGlass`). */
+export const BREAK_GLASS_PREFIX = 'break-glass/';
 /** Largest manifest or signature entry accepted (bytes). */
 export const MAX_META_BYTES = 4 * 1024 * 1024;
 
@@ -41,6 +45,12 @@ export const manifestSchema = z
     createdAt: z.iso.datetime({ offset: true }),
     sourceCommit: z.string().min(1).max(256).optional(),
     files: z.array(fileSchema),
+    /** Rollout track this bundle was built for (canary bundles go to a fraction of sidecars). */
+    track: z.enum(['stable', 'canary']).optional(),
+    /** A candidate policy set evaluated in shadow next to `files` (entries under `candidate/`). */
+    candidateFiles: z.array(fileSchema).optional(),
+    /** Break-glass exception tokens (entries under `break-glass/`). */
+    breakGlass: z.array(fileSchema).optional(),
   })
   .strict();
 
@@ -65,19 +75,23 @@ export function parseManifest(
     const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     return { ok: false, detail: `manifest invalid: ${issues.join('; ')}` };
   }
-  const seen = new Set<string>();
-  for (const f of r.data.files) {
-    if (seen.has(f.path)) return { ok: false, detail: `manifest lists ${f.path} twice` };
-    seen.add(f.path);
+  for (const list of [r.data.files, r.data.candidateFiles ?? [], r.data.breakGlass ?? []]) {
+    const seen = new Set<string>();
+    for (const f of list) {
+      if (seen.has(f.path)) return { ok: false, detail: `manifest lists ${f.path} twice` };
+      seen.add(f.path);
+    }
   }
   return { ok: true, manifest: r.data };
 }
 
 /** Serializes a manifest (stable key order, files sorted by path) — the exact bytes that get signed. */
 export function serializeManifest(m: BundleManifest): Buffer {
-  const files = [...m.files]
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-    .map((f) => ({ path: f.path, sha256: f.sha256, size: f.size }));
+  const sorted = (list: readonly ManifestFile[]) =>
+    [...list]
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+      .map((f) => ({ path: f.path, sha256: f.sha256, size: f.size }));
+  const files = sorted(m.files);
   const ordered = {
     format: m.format,
     name: m.name,
@@ -86,6 +100,9 @@ export function serializeManifest(m: BundleManifest): Buffer {
     createdAt: m.createdAt,
     ...(m.sourceCommit === undefined ? {} : { sourceCommit: m.sourceCommit }),
     files,
+    ...(m.track === undefined ? {} : { track: m.track }),
+    ...(m.candidateFiles === undefined ? {} : { candidateFiles: sorted(m.candidateFiles) }),
+    ...(m.breakGlass === undefined ? {} : { breakGlass: sorted(m.breakGlass) }),
   };
   return Buffer.from(`${JSON.stringify(ordered, null, 2)}\n`, 'utf8');
 }

@@ -186,7 +186,19 @@ class Puller {
     const createdAtMs = Date.parse(b.manifest.createdAt);
     const revision = String(b.manifest.revision);
     const source = origin === 'lkg' ? join(this.config.lkgDir ?? '', LKG_BUNDLE_FILE) : (this.url ?? '');
-    deps.activate({ set: b.set, revision, source, createdAtMs, activatedAtMs: now });
+    const track = b.manifest.track ?? 'stable';
+    deps.activate({
+      set: b.set,
+      revision,
+      source,
+      createdAtMs,
+      activatedAtMs: now,
+      candidate: b.candidate?.set,
+      breakGlass: b.breakGlass,
+      track,
+    });
+    deps.metrics.rolloutInfo.reset();
+    deps.metrics.rolloutInfo.set({ track, candidate: String(b.candidate !== undefined) }, 1);
     Object.assign(s, { revision: b.manifest.revision, manifestDigest: b.manifestDigest, origin });
     Object.assign(s, { signer: b.signer.kid, createdAtMs, activatedAtMs: now });
     s.activations++;
@@ -201,9 +213,22 @@ class Puller {
         signer: b.signer.kid,
         files: b.manifest.files.length,
         policies: b.set.policyCount,
+        track,
+        candidatePolicies: b.candidate?.set.policyCount,
       },
       'policy bundle activated',
     );
+    for (const g of b.breakGlass)
+      deps.logger.warn(
+        {
+          breakGlass: { id: g.id, who: g.who, what: g.what, until: new Date(g.untilMs).toISOString() },
+          why: g.whyText,
+          issuer: g.issuer,
+          kid: g.kid,
+          expired: g.untilMs <= now,
+        },
+        'break-glass exception loaded',
+      );
   }
 
   private setInfo(revision: string, origin: BundleOrigin): void {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { CompiledPolicySet } from '../policy/index.js';
+import type { BreakGlassGrant } from '../rollout/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { BundleStatus } from './status.js';
 import type { BundleRejectReason } from './verify.js';
@@ -15,6 +16,12 @@ export interface ActivatedBundle {
   readonly createdAtMs: number;
   /** When it was activated here (ms since epoch). */
   readonly activatedAtMs: number;
+  /** The candidate set shipped next to the enforced one (shadow comparison), if any. */
+  readonly candidate?: CompiledPolicySet | undefined;
+  /** Verified break-glass exceptions shipped with the bundle. */
+  readonly breakGlass?: readonly BreakGlassGrant[] | undefined;
+  /** The manifest's rollout track (`stable` when the manifest names none). */
+  readonly track?: 'stable' | 'canary' | undefined;
 }
 
 /** What the puller needs from its host. */

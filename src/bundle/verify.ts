@@ -5,11 +5,14 @@ import {
   type PolicySource,
   type Problem,
 } from '../policy/index.js';
+import { type BreakGlassGrant, verifyBreakGlass } from '../rollout/index.js';
 import { readArchive } from './archive.js';
 import type { BundleLimits } from './config.js';
 import type { TrustedKeys } from './keys.js';
 import {
+  BREAK_GLASS_PREFIX,
   type BundleManifest,
+  CANDIDATE_PREFIX,
   FILES_PREFIX,
   MANIFEST_ENTRY,
   MAX_META_BYTES,
@@ -29,6 +32,10 @@ export interface VerifiedBundle {
   readonly sources: readonly PolicySource[];
   readonly set: CompiledPolicySet;
   readonly warnings: readonly Problem[];
+  /** The candidate set shipped next to the enforced one (manifest `candidateFiles`), if any. */
+  readonly candidate?: { readonly sources: readonly PolicySource[]; readonly set: CompiledPolicySet };
+  /** Verified break-glass exceptions (expired ones included: they never match). */
+  readonly breakGlass: readonly BreakGlassGrant[];
 }
 
 /** Why a bundle was rejected: always a registered `bundle_*` code. */
@@ -65,34 +72,71 @@ export function formatProblems(problems: readonly Problem[]): string[] {
 const reject = (reason: BundleRejectReason, detail: string, details?: readonly string[]): BundleRejection =>
   details === undefined ? { ok: false, reason, detail } : { ok: false, reason, detail, details };
 
-/** Checks that the archive holds exactly the manifest's files with the manifest's hashes. */
+/** The manifest's file lists with the archive prefix of each. */
+function fileLists(m: BundleManifest) {
+  return [
+    { prefix: FILES_PREFIX, files: m.files },
+    { prefix: CANDIDATE_PREFIX, files: m.candidateFiles ?? [] },
+    { prefix: BREAK_GLASS_PREFIX, files: m.breakGlass ?? [] },
+  ] as const;
+}
+
+/**
+ * Checks that the archive holds exactly the manifest's files with the manifest's hashes; returns
+ * each list's files (policies, candidate policies, break-glass tokens) in manifest order.
+ */
 function checkFiles(
   manifest: BundleManifest,
   entries: ReadonlyMap<string, Buffer>,
-): BundleRejection | PolicySource[] {
-  const listed = new Set(manifest.files.map((f) => f.path));
+): BundleRejection | PolicySource[][] {
+  const lists = fileLists(manifest);
+  const listed = new Set(lists.flatMap((l) => l.files.map((f) => l.prefix + f.path)));
   const extra: string[] = [];
   for (const name of entries.keys()) {
     if (name === MANIFEST_ENTRY || name === SIGNATURE_ENTRY) continue;
-    if (!name.startsWith(FILES_PREFIX) || !listed.has(name.slice(FILES_PREFIX.length))) extra.push(name);
+    if (!listed.has(name)) extra.push(name);
   }
-  const missing = manifest.files.filter((f) => !entries.has(FILES_PREFIX + f.path)).map((f) => f.path);
+  const missing = lists.flatMap((l) =>
+    l.files
+      .filter((f) => !entries.has(l.prefix + f.path))
+      .map((f) => (l.prefix === FILES_PREFIX ? f.path : l.prefix + f.path)),
+  );
   if (extra.length > 0 || missing.length > 0)
     return reject(
       'bundle_files_mismatch',
       `archive does not match the manifest: ${[...extra.map((e) => `extra ${e}`), ...missing.map((m) => `missing ${m}`)].join(', ')}`,
     );
-  const sources: PolicySource[] = [];
-  for (const f of manifest.files) {
-    const data = entries.get(FILES_PREFIX + f.path) as Buffer;
-    if (data.byteLength !== f.size || sha256Hex(data) !== f.sha256)
-      return reject(
-        'bundle_file_hash_mismatch',
-        `${f.path}: content does not match its SHA-256 in the manifest`,
-      );
-    sources.push({ path: f.path, text: data.toString('utf8') });
+  const out: PolicySource[][] = [];
+  for (const l of lists) {
+    const sources: PolicySource[] = [];
+    for (const f of l.files) {
+      const data = entries.get(l.prefix + f.path) as Buffer;
+      if (data.byteLength !== f.size || sha256Hex(data) !== f.sha256) {
+        const name = l.prefix === FILES_PREFIX ? f.path : l.prefix + f.path;
+        return reject(
+          'bundle_file_hash_mismatch',
+          `${name}: content does not match its SHA-256 in the manifest`,
+        );
+      }
+      sources.push({ path: f.path, text: data.toString('utf8') });
+    }
+    out.push(sources);
   }
-  return sources;
+  return out;
+}
+
+/** Verifies every break-glass token against the trusted bundle keys. */
+async function checkBreakGlass(
+  tokens: readonly PolicySource[],
+  keys: TrustedKeys,
+): Promise<BundleRejection | BreakGlassGrant[]> {
+  const grants: BreakGlassGrant[] = [];
+  for (const t of tokens) {
+    const v = await verifyBreakGlass(t.text, keys);
+    if (!v.ok) return reject('bundle_break_glass_invalid', `break-glass/${t.path}: ${v.detail}`);
+    grants.push(v.grant);
+  }
+  return grants;
 }
 
 /** Compiles verified sources; a compile failure is a rejection with every problem. */
@@ -137,10 +181,19 @@ export async function verifyBundle(archive: Uint8Array, options: VerifyOptions):
       'bundle_service_mismatch',
       `bundle is for service ${JSON.stringify(manifest.service)}, not ${JSON.stringify(options.service)}`,
     );
-  const sources = checkFiles(manifest, read.entries);
-  if (!Array.isArray(sources)) return sources;
+  const lists = checkFiles(manifest, read.entries);
+  if (!Array.isArray(lists)) return lists;
+  const [sources = [], candidateSources = [], tokens = []] = lists;
   const compiled = compile(sources);
   if ('ok' in compiled) return compiled;
+  let candidate: VerifiedBundle['candidate'];
+  if (manifest.candidateFiles !== undefined) {
+    const c = compile(candidateSources);
+    if ('ok' in c) return { ...c, detail: `candidate ${c.detail}` };
+    candidate = { sources: candidateSources, set: c.set };
+  }
+  const breakGlass = await checkBreakGlass(tokens, options.keys);
+  if (!Array.isArray(breakGlass)) return breakGlass;
   return {
     ok: true,
     bundle: {
@@ -150,6 +203,8 @@ export async function verifyBundle(archive: Uint8Array, options: VerifyOptions):
       sources,
       set: compiled.set,
       warnings: compiled.warnings,
+      ...(candidate === undefined ? {} : { candidate }),
+      breakGlass,
     },
   };
 }

@@ -42,6 +42,22 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'build, sign and serve bundles per service from a policy directory',
     load: async () => (await import('./control-plane.js')).run,
   },
+  'control-plane promote': {
+    summary: 'canary (--percent N) or fully enforce the pending change of a --staged control plane',
+    load: async () => (await import('./control-plane-rollout.js')).runPromote,
+  },
+  'control-plane rollback': {
+    summary: 'end the canary, or undo the last promotion, of a --staged control plane at once',
+    load: async () => (await import('./control-plane-rollout.js')).runRollback,
+  },
+  replay: {
+    summary: 'replay a decision log against candidate policies: what would change (--max-changes gates CI)',
+    load: async () => (await import('./replay.js')).run,
+  },
+  'break-glass': {
+    summary: 'issue, list or verify signed, time-limited break-glass exceptions',
+    load: async () => (await import('./break-glass.js')).run,
+  },
 };
 
 function version(): string {

@@ -19,6 +19,9 @@ stays published (see GET /v1/revisions).
 
   GET /v1/bundles/<service>   the signed tar.gz; ETag / If-None-Match; long poll with Prefer: wait=N
   GET /v1/revisions           current revision per service and the last rejected change (JSON)
+  GET /v1/rollout             staged rollout state per service and the track each sidecar got
+  POST /v1/rollout/promote    {"service"?, "percent"?}  (portcullis control-plane promote)
+  POST /v1/rollout/rollback   {"service"?}              (portcullis control-plane rollback)
   GET /healthz
 
   --policies DIR          policy directory (required)
@@ -30,6 +33,11 @@ stays published (see GET /v1/revisions).
   --debounce DURATION     quiet time after a file change before rebuilding (default 50ms)
   --single                one service-agnostic bundle of the whole directory
   --source-commit SHA     source commit written into every manifest
+  --staged                a change is shipped as the candidate set (shadow) and enforced only
+                          after promote (canary %, then 100); rollback undoes it (docs/safe-change.md)
+  --break-glass-dir DIR   break-glass exceptions (*.jws, portcullis break-glass issue): shipped
+                          in every bundle at once, never staged
+  --admin-token TOKEN     bearer token required by POST /v1/rollout/* (also PORTCULLIS_ADMIN_TOKEN)
   --log-level LEVEL       trace|debug|info|warn|error (default info)`;
 
 /** Runs the `*_test.yaml` suites among a service's sources (none = pass); failures list every problem and failed case. */
@@ -66,6 +74,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       debounce: { type: 'string' },
       'source-commit': { type: 'string' },
       single: { type: 'boolean' },
+      staged: { type: 'boolean' },
+      'break-glass-dir': { type: 'string' },
+      'admin-token': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -89,6 +100,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       debounceMs: durationFlag('debounce', v.debounce, 50),
       sourceCommit: v['source-commit'],
       layout: v.single ? 'single' : 'services',
+      rollout: v.staged ? 'staged' : 'immediate',
+      breakGlassDir: v['break-glass-dir'],
+      adminToken: v['admin-token'] ?? process.env.PORTCULLIS_ADMIN_TOKEN,
     },
     { logger, runTests: runServiceTests },
   );
