@@ -8,6 +8,7 @@ import { type CelInput, type CelMap, celList, celMap } from '@bufbuild/cel';
 import { reflect } from '@bufbuild/protobuf/reflect';
 import { TimestampSchema, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { JsonObject, Principal } from '../types.js';
+import { NO_PARAMS } from './path-pattern.js';
 import type { PolicyInput } from './types.js';
 
 /** Converts a JSON value to CEL input once: integers become CEL ints, containers CEL maps/lists. */
@@ -44,15 +45,21 @@ export class RequestVars implements RawVars {
   private rPrincipal: JsonObject | undefined;
   private rSource: JsonObject | undefined;
   private rRequest: Record<string, unknown> | undefined;
-  private params: Readonly<Record<string, string>> = {};
+  /** Current `request.params`. */
+  params: Readonly<Record<string, string>> = NO_PARAMS;
 
   constructor(
-    private readonly input: PolicyInput,
-    private readonly dataRaw: JsonObject,
+    readonly input: PolicyInput,
+    readonly dataRaw: JsonObject,
     private readonly dataCel: CelMap,
     /** Roles as `principal.roles` shows them (computed lazily, on first access). */
-    private readonly roles: () => readonly string[],
+    private readonly roleSource: { roleList(): readonly string[] },
   ) {}
+
+  /** `principal.roles`. */
+  roles(): readonly string[] {
+    return this.roleSource.roleList();
+  }
 
   /** Sets `request.params` (selector and rule path templates) for the next expressions. */
   setParams(params: Readonly<Record<string, string>>): void {
@@ -76,7 +83,10 @@ export class RequestVars implements RawVars {
         this.rSource ??= rawSource(this.input);
         return this.rSource;
       case 'request':
-        this.rRequest ??= { ...rawRequest(this.input), params: this.params };
+        if (this.rRequest === undefined) {
+          this.rRequest = rawRequest(this.input);
+          this.rRequest.params = this.params;
+        }
         return this.rRequest;
       case 'resource':
         return this.input.resource ?? EMPTY_RESOURCE;

@@ -6,7 +6,7 @@ import { type CelResult, isCelError, parse, plan } from '@bufbuild/cel';
 import type { RequestVars } from './bindings.js';
 import { type CheckIssue, checkExpr } from './cel-check.js';
 import { CEL_ENV } from './cel-env.js';
-import { compileFast, type FastBool } from './cel-fast.js';
+import { compileFast, compileFastString, type FastBool, type FastString } from './cel-fast.js';
 import { type CType, fits, T, typeName } from './cel-types.js';
 
 // The CEL parser costs ~0.2-1 ms per expression; bundles and reloads repeat the same texts.
@@ -30,6 +30,8 @@ export interface CompiledCel {
   readonly type: CType;
   /** Plain-closure evaluation when the expression is simple enough (see cel-fast.ts). */
   readonly fast: FastBool | undefined;
+  /** The same for string-valued expressions (header obligations). */
+  readonly fastString: FastString | undefined;
   /** The CEL plan, built once. */
   readonly run: (vars: RequestVars) => CelResult;
   readonly variables: ReadonlySet<string>;
@@ -78,6 +80,7 @@ export function compileCel(
       source,
       type: checked.type,
       fast: expect === 'bool' ? compileFast(parsed.expr, declared) : undefined,
+      fastString: expect === 'string' ? compileFastString(parsed.expr, declared) : undefined,
       run: (v) => planned(v),
       variables: checked.variables,
       strings: checked.strings,
@@ -107,6 +110,10 @@ export function evalBool(c: CompiledCel, vars: RequestVars): EvalOutcome<boolean
 
 /** Evaluates a header-value expression: strings as is, numbers and bools as text. */
 export function evalString(c: CompiledCel, vars: RequestVars): EvalOutcome<string> {
+  if (c.fastString !== undefined) {
+    const s = c.fastString(vars);
+    if (s !== undefined) return { ok: true, value: s };
+  }
   const r = c.run(vars);
   if (isCelError(r)) return { ok: false, error: r.message };
   if (typeof r === 'string') return { ok: true, value: r };

@@ -4,6 +4,7 @@
  */
 import { type CelEnv, type CelFunc, CelScalar, celEnv, celFunc, isCelList, isCelMap } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
+import { TIME_FUNCS } from './cel-time.js';
 import { type Cidr, cidrContains, parseCidr } from './cidr.js';
 import { globMatch } from './glob.js';
 
@@ -53,7 +54,7 @@ export const HELPER_FUNCS: readonly CelFunc[] = [
 ];
 
 /** The shared CEL environment. */
-export const CEL_ENV: CelEnv = celEnv({ funcs: [...strings, ...HELPER_FUNCS] });
+export const CEL_ENV: CelEnv = celEnv({ funcs: [...strings, ...HELPER_FUNCS, ...TIME_FUNCS] });
 
 /** Every function/method of the environment by name (for the compile-time check). */
 export const CEL_FUNCS: ReadonlyMap<string, readonly CelFunc[]> = (() => {

@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import { type CompiledCel, compileCel } from './cel-compile.js';
 import type { CType } from './cel-types.js';
-import { compileFrom, compileOp } from './matchers.js';
+import { compileFrom, compileOp, type FieldProblem } from './matchers.js';
 import type { CHeader, CObligations, CPolicy, CRule, OpEntry } from './model.js';
 import type { ProblemList } from './problems.js';
 import type { RoleModel } from './roles.js';
@@ -19,6 +19,8 @@ export interface PolicyCompileEnv {
   readonly warnings: ProblemList;
   readonly roles: RoleModel;
   readonly ruleVars: Readonly<Record<string, CType>>;
+  /** Compiled matchers by spec (see memoized). */
+  readonly memo: Map<string, unknown>;
 }
 
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
@@ -33,10 +35,46 @@ export function compileCelAt(
   expect: 'bool' | 'string',
   ruleId?: string,
 ): CompiledCel | undefined {
+  // Identical expressions share one compiled plan and fast path (less memory, warmer caches).
+  let shared = celMemo.get(vars);
+  if (shared === undefined) {
+    shared = new Map();
+    celMemo.set(vars, shared);
+  }
+  const key = `${expect}\0${source}`;
+  const hit = shared.get(key);
+  if (hit !== undefined) return hit;
   const r = compileCel(source, vars, expect);
-  if (r.ok) return r.expr;
+  if (r.ok) {
+    shared.set(key, r.expr);
+    return r.expr;
+  }
   env.errors.cel(doc, path, r.issues, ruleId);
   return undefined;
+}
+
+/** Compiled expressions per declared-variables object (one per compile, so per set). */
+const celMemo = new WeakMap<object, Map<string, CompiledCel>>();
+
+/**
+ * Builds `build()` once per distinct spec within a set: identical `from`/`to`/selector entries
+ * share their compiled matchers. Entries with problems are not shared (each is reported).
+ */
+function memoized<T>(
+  env: PolicyCompileEnv,
+  key: string,
+  problem: FieldProblem,
+  build: (p: FieldProblem) => T,
+): T {
+  const hit = env.memo.get(key);
+  if (hit !== undefined) return hit as T;
+  let clean = true;
+  const value = build((at, message) => {
+    clean = false;
+    problem(at, message);
+  });
+  if (clean) env.memo.set(key, value);
+  return value;
 }
 
 function compileHeaders(
@@ -122,9 +160,12 @@ function compileRule(
   const from = r.from?.map((f, i) => {
     if (Object.keys(f).length === 0)
       env.warnings.at(doc, [...path, 'from', i], 'empty from entry matches every source', r.id);
-    return compileFrom(f, problem(['from', i]));
+    return memoized(env, `from\0${JSON.stringify(f)}`, problem(['from', i]), (pr) => compileFrom(f, pr));
   });
-  const to = r.to?.map((t, i): OpEntry => compileOp(t, problem(['to', i])));
+  const to = r.to?.map(
+    (t, i): OpEntry =>
+      memoized(env, `to\0${JSON.stringify(t)}`, problem(['to', i]), (pr) => compileOp(t, pr)),
+  );
   r.roles?.forEach((role, i) => {
     if (!env.roles.isKnown(role)) {
       const known =

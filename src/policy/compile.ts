@@ -76,7 +76,7 @@ export function compilePolicySet(
     bindingVars: declaredVariables('binding', data.type),
     ruleVars,
   });
-  const env: PolicyCompileEnv = { errors, warnings, roles, ruleVars };
+  const env: PolicyCompileEnv = { errors, warnings, roles, ruleVars, memo: new Map() };
   const policies: CPolicy[] = [];
   const names = new Map<string, ParsedDoc>();
   for (const { doc, value } of validate(policyDocSchema, docs.policies, errors)) {

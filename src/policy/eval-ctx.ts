@@ -14,6 +14,22 @@ export interface SetContext {
   readonly roles: RoleModel;
 }
 
+/** Index of the ':' before a numeric port in `host:port` / `[v6]:port`, or -1. */
+function portColon(host: string): number {
+  const colon = host.lastIndexOf(':');
+  if (
+    colon <= 0 ||
+    colon === host.length - 1 ||
+    (host.charCodeAt(colon - 1) !== 93 /* ] */ && host.indexOf(':') !== colon)
+  )
+    return -1;
+  for (let i = colon + 1; i < host.length; i++) {
+    const ch = host.charCodeAt(i);
+    if (ch < 48 || ch > 57) return -1;
+  }
+  return colon;
+}
+
 /** One evaluation. */
 export class EvalCtx {
   readonly method: string;
@@ -26,7 +42,6 @@ export class EvalCtx {
   /** Errors recorded under strict evaluation. */
   errors: string[] | undefined;
   private segments: string[] | undefined;
-  private base: ReadonlySet<string> | undefined;
   private baseList: readonly string[] | undefined;
   /** Derived-role results of this request, with the params they were computed under. */
   readonly derived = new Map<string, { readonly params: object; readonly value: boolean }>();
@@ -39,12 +54,11 @@ export class EvalCtx {
     const r = input.request.request;
     this.method = r.method;
     this.host = r.host;
-    const colon = r.host.lastIndexOf(':');
-    const hasPort = colon > 0 && !r.host.endsWith(']') && /^[0-9]+$/.test(r.host.slice(colon + 1));
-    this.hostName = hasPort ? r.host.slice(0, colon) : r.host;
+    const colon = portColon(r.host);
+    this.hostName = colon < 0 ? r.host : r.host.slice(0, colon);
     this.path = r.path;
-    this.port = input.request.destination.port || (hasPort ? Number(r.host.slice(colon + 1)) : 0);
-    this.vars = new RequestVars(input, set.dataRaw, set.dataCel, () => this.baseRoleList());
+    this.port = input.request.destination.port || (colon < 0 ? 0 : Number(r.host.slice(colon + 1)));
+    this.vars = new RequestVars(input, set.dataRaw, set.dataCel, this);
   }
 
   /** Path segments after the leading '/' (computed once). */
@@ -53,13 +67,8 @@ export class EvalCtx {
     return this.segments;
   }
 
-  /** Roles from the identity layer and role bindings (computed once). */
-  baseRoles(): ReadonlySet<string> {
-    if (this.base === undefined) this.base = new Set(this.baseRoleList());
-    return this.base;
-  }
-
-  private baseRoleList(): readonly string[] {
+  /** Roles from the identity layer and role bindings, sorted (computed once, on first use). */
+  roleList(): readonly string[] {
     this.baseList ??= this.set.roles.baseRoles(this);
     return this.baseList;
   }

@@ -10,7 +10,7 @@ import { NO_OBLIGATIONS } from '../types.js';
 import { evalBool, evalString } from './cel-compile.js';
 import type { EvalCtx } from './eval-ctx.js';
 import { matchFrom, matchOp, whyFrom, whyOp } from './matchers.js';
-import type { CHeader, CPolicy, CRule } from './model.js';
+import type { CHeader, CPolicy, CRule, FromEntry } from './model.js';
 import { NO_PARAMS, type PathParams } from './path-pattern.js';
 import type { Selected } from './policy-index.js';
 
@@ -34,6 +34,16 @@ function note(
   c.trace?.push({ policy: r.key.slice(0, r.key.indexOf('#')), rule: r.id, step: 'rule', result, detail });
 }
 
+function anyFrom(entries: readonly FromEntry[], c: EvalCtx): boolean {
+  for (let i = 0; i < entries.length; i++) if (matchFrom(entries[i] as FromEntry, c)) return true;
+  return false;
+}
+
+function anyRole(roles: readonly string[], c: EvalCtx): boolean {
+  for (let i = 0; i < roles.length; i++) if (c.set.roles.holds(roles[i] as string, c)) return true;
+  return false;
+}
+
 /** Matches one rule against the request; `params` are the policy selector's path params. */
 export function matchRule(r: CRule, c: EvalCtx, params: PathParams): Outcome {
   const now = c.input.now;
@@ -55,7 +65,7 @@ export function matchRule(r: CRule, c: EvalCtx, params: PathParams): Outcome {
     }
     p = merge(params, hit);
   }
-  if (r.from !== undefined ? !r.from.some((e) => matchFrom(e, c)) : c.input.principal.act.length > 0) {
+  if (r.from !== undefined ? !anyFrom(r.from, c) : c.input.principal.act.length > 0) {
     if (c.trace) {
       const why = r.from
         ? r.from.map((e) => whyFrom(e, c)).join('; ')
@@ -65,7 +75,7 @@ export function matchRule(r: CRule, c: EvalCtx, params: PathParams): Outcome {
     return NO_MATCH;
   }
   c.vars.setParams(p);
-  if (r.roles !== undefined && !r.roles.some((role) => c.set.roles.holds(role, c))) {
+  if (r.roles !== undefined && !anyRole(r.roles, c)) {
     if (c.trace) note(c, r, 'not_matched', `roles: principal holds none of [${r.roles.join(', ')}]`);
     return NO_MATCH;
   }
@@ -88,7 +98,8 @@ export function matchRule(r: CRule, c: EvalCtx, params: PathParams): Outcome {
 /** Header values must never make Envoy reject the response (contract fact 27). */
 const BAD_VALUE = /[\r\n\0]/;
 
-function headers(list: readonly CHeader[], c: EvalCtx, r: CRule): HeaderValue[] | undefined {
+function headers(list: readonly CHeader[], c: EvalCtx, r: CRule): readonly HeaderValue[] | undefined {
+  if (list.length === 0) return NO_HEADERS;
   const out: HeaderValue[] = [];
   for (const h of list) {
     let value = h.value;
@@ -109,39 +120,57 @@ function headers(list: readonly CHeader[], c: EvalCtx, r: CRule): HeaderValue[] 
   return out;
 }
 
+/** What the matching ALLOW rules add up to. */
+interface AllowAcc {
+  readonly ids: string[];
+  readonly policy: CPolicy;
+  readonly up: HeaderValue[];
+  readonly resp: HeaderValue[];
+  readonly remove: string[];
+}
+
+const NO_HEADERS: readonly HeaderValue[] = [];
+
 /** Evaluates the selected policies into a Decision (without timing). */
 export function decide(selected: readonly Selected[], c: EvalCtx): Omit<Decision, 'evalMicros'> {
-  for (const { policy, params } of selected) {
-    for (const r of policy.denies) {
+  for (let k = 0; k < selected.length; k++) {
+    const { policy, params } = selected[k] as Selected;
+    const denies = policy.denies;
+    for (let i = 0; i < denies.length; i++) {
+      const r = denies[i] as CRule;
       const o = matchRule(r, c, params);
       if (o !== NO_MATCH) return withShadow(denyByRule(r, policy, c, o === FAULT), selected, c);
     }
   }
-  const allowIds: string[] = [];
-  let first: CPolicy | undefined;
-  const up: HeaderValue[] = [];
-  const resp: HeaderValue[] = [];
-  const remove: string[] = [];
-  for (const { policy, params } of selected) {
-    for (const r of policy.allows) {
+  let allow: AllowAcc | undefined;
+  for (let k = 0; k < selected.length; k++) {
+    const { policy, params } = selected[k] as Selected;
+    const allows = policy.allows;
+    for (let i = 0; i < allows.length; i++) {
+      const r = allows[i] as CRule;
       if (matchRule(r, c, params) !== MATCH) continue;
       const ob = r.obligations;
-      const u = ob ? headers(ob.upstream, c, r) : [];
-      const s = ob ? headers(ob.response, c, r) : [];
+      const u = ob ? headers(ob.upstream, c, r) : NO_HEADERS;
+      const s = ob ? headers(ob.response, c, r) : NO_HEADERS;
       if (u === undefined || s === undefined) continue; // an allow whose obligations fail does not match
-      allowIds.push(r.key);
-      first ??= policy;
-      for (const h of u) if (!up.some((x) => x.name === h.name)) up.push(h);
-      resp.push(...s);
-      if (ob) for (const n of ob.remove) if (!remove.includes(n)) remove.push(n);
+      allow ??= { ids: [], policy, up: [], resp: [], remove: [] };
+      allow.ids.push(r.key);
+      for (const h of u) if (!allow.up.some((x) => x.name === h.name)) allow.up.push(h);
+      allow.resp.push(...s);
+      if (ob) for (const n of ob.remove) if (!allow.remove.includes(n)) allow.remove.push(n);
     }
   }
-  if (first !== undefined) {
+  if (allow !== undefined) {
+    const { up, resp, remove } = allow;
     const obligations: Obligations =
       up.length + resp.length + remove.length === 0
         ? NO_OBLIGATIONS
         : { ...NO_OBLIGATIONS, upstreamHeaders: up, responseHeaders: resp, removeHeaders: remove };
-    return withShadow(result(true, 200, 'allowed', allowIds, first.name, obligations, c), selected, c);
+    return withShadow(
+      result(true, 200, 'allowed', allow.ids, allow.policy.name, obligations, c),
+      selected,
+      c,
+    );
   }
   const anonymous = c.input.principal.type === 'anonymous';
   const d = anonymous
@@ -162,7 +191,7 @@ function denyByRule(r: CRule, policy: CPolicy, c: EvalCtx, fault: boolean): Omit
       NO_OBLIGATIONS,
       c,
     );
-  const responseHeaders = headers(ob.response, c, r) ?? [];
+  const responseHeaders = headers(ob.response, c, r) ?? NO_HEADERS;
   const obligations: Obligations = {
     ...NO_OBLIGATIONS,
     responseHeaders,

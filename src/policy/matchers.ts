@@ -40,6 +40,7 @@ function globCond(
   const label = `${field} ${list(patterns)}`;
   return negate
     ? {
+        field,
         label,
         test: (c) => {
           const v = get(c);
@@ -48,6 +49,7 @@ function globCond(
         actual: get,
       }
     : {
+        field,
         label,
         test: (c) => {
           const v = get(c);
@@ -73,12 +75,20 @@ const stripScheme = (s: string) => (s.startsWith('spiffe://') ? s.slice(9) : s);
 
 /** `principals`: full `spiffe://…` patterns, or Istio's scheme-less `td/ns/x/sa/y`. */
 function principalCond(field: string, patterns: readonly string[], negate: boolean): Cond {
-  const full = compileGlobSet(patterns.filter((p) => p.includes('://')));
-  const istio = compileGlobSet(patterns.filter((p) => !p.includes('://')));
-  const m = (v: string) => full(v) || istio(stripScheme(v));
+  const fullPatterns = patterns.filter((p) => p.includes('://'));
+  const istioPatterns = patterns.filter((p) => !p.includes('://'));
+  const full = compileGlobSet(fullPatterns);
+  const istio = compileGlobSet(istioPatterns);
+  const m =
+    istioPatterns.length === 0
+      ? full
+      : fullPatterns.length === 0
+        ? (v: string) => istio(stripScheme(v))
+        : (v: string) => full(v) || istio(stripScheme(v));
   const label = `${field} ${list(patterns)}`;
   return negate
     ? {
+        field,
         label,
         test: (c) => {
           const v = peer(c);
@@ -87,6 +97,7 @@ function principalCond(field: string, patterns: readonly string[], negate: boole
         actual: peer,
       }
     : {
+        field,
         label,
         test: (c) => {
           const v = peer(c);
@@ -105,6 +116,7 @@ function cidrCond(field: string, blocks: readonly string[], negate: boolean, pro
   const addr = (c: EvalCtx) => c.input.principal.source.address || c.input.request.source.address;
   const m = (v: string) => parsed.some((b) => b !== undefined && cidrContains(b, v));
   return {
+    field,
     label: `${field} ${list(blocks)}`,
     test: (c) => (negate ? !m(addr(c)) : m(addr(c))),
     actual: addr,
@@ -134,6 +146,7 @@ export function compileFrom(spec: FromSpec, problem: FieldProblem): FromEntry {
   if (spec.authenticated !== undefined) {
     const want = spec.authenticated;
     conds.push({
+      field: 'authenticated',
       label: `authenticated ${want}`,
       test: (c) => p(c).authenticated === want,
       actual: (c) => String(p(c).authenticated),
@@ -161,12 +174,18 @@ function methodCond(field: string, methods: readonly string[], negate: boolean):
   const any = methods.includes('*');
   const set = new Set(methods.map((m) => m.toUpperCase()));
   const m = (c: EvalCtx) => any || set.has(c.method);
-  return { label: `${field} ${list(methods)}`, test: negate ? (c) => !m(c) : m, actual: (c) => c.method };
+  return {
+    field,
+    label: `${field} ${list(methods)}`,
+    test: negate ? (c) => !m(c) : m,
+    actual: (c) => c.method,
+  };
 }
 
 function portCond(field: string, ports: readonly number[], negate: boolean): Cond {
   const set = new Set(ports);
   return {
+    field,
     label: `${field} ${list(ports)}`,
     test: (c) => set.has(c.port) !== negate,
     actual: (c) => String(c.port),
@@ -176,7 +195,12 @@ function portCond(field: string, ports: readonly number[], negate: boolean): Con
 function hostCond(field: string, hosts: readonly string[], negate: boolean): Cond {
   const m = compileGlobSet(hosts);
   const hit = (c: EvalCtx) => c.host !== '' && (m(c.host) || (c.hostName !== c.host && m(c.hostName)));
-  return { label: `${field} ${list(hosts)}`, test: negate ? (c) => !hit(c) : hit, actual: (c) => c.host };
+  return {
+    field,
+    label: `${field} ${list(hosts)}`,
+    test: negate ? (c) => !hit(c) : hit,
+    actual: (c) => c.host,
+  };
 }
 
 /** Compiles a `to` entry or a selector (which adds contextExtensions and resources). */
@@ -213,11 +237,10 @@ export function compileOp(spec: ToSpec & SelectorSpec, problem: FieldProblem): O
 /** Matches an op entry; returns the captured path params, or undefined when it does not match. */
 export function matchOp(e: OpEntry, c: EvalCtx): PathParams | undefined {
   for (const cond of e.conds) if (!cond.test(c)) return undefined;
-  if (e.notPaths)
-    for (const p of e.notPaths) if (matchPathPattern(p, c.path, c.segs) !== undefined) return undefined;
+  if (e.notPaths) for (const p of e.notPaths) if (matchPathPattern(p, c.path) !== undefined) return undefined;
   if (e.paths === undefined) return NO_PARAMS;
   for (const p of e.paths) {
-    const params = matchPathPattern(p, c.path, c.segs);
+    const params = matchPathPattern(p, c.path);
     if (params !== undefined) return params;
   }
   return undefined;
@@ -226,9 +249,8 @@ export function matchOp(e: OpEntry, c: EvalCtx): PathParams | undefined {
 /** Why an op entry does not match (undefined when it does). */
 export function whyOp(e: OpEntry, c: EvalCtx): string | undefined {
   for (const cond of e.conds) if (!cond.test(c)) return `${cond.label} does not match '${cond.actual(c)}'`;
-  if (e.notPaths?.some((p) => matchPathPattern(p, c.path, c.segs) !== undefined))
-    return `notPaths match '${c.path}'`;
-  if (e.paths && !e.paths.some((p) => matchPathPattern(p, c.path, c.segs) !== undefined)) {
+  if (e.notPaths?.some((p) => matchPathPattern(p, c.path) !== undefined)) return `notPaths match '${c.path}'`;
+  if (e.paths && !e.paths.some((p) => matchPathPattern(p, c.path) !== undefined)) {
     return `paths ${list(e.paths.map((p) => p.source))} do not match '${c.path}'`;
   }
   return undefined;

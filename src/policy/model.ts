@@ -5,6 +5,8 @@ import type { PathPattern } from './path-pattern.js';
 
 /** One named condition (the name is what `explain` prints when it fails). */
 export interface Cond {
+  /** The field it checks (`hosts`, `notMethods`, `contextExtensions.route`…). */
+  readonly field: string;
   readonly label: string;
   readonly test: (c: EvalCtx) => boolean;
   /** The request's value, for explanations. */

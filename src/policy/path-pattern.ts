@@ -73,12 +73,8 @@ export function splitPath(path: string): string[] {
   return path.startsWith('/') ? path.slice(1).split('/') : [path];
 }
 
-/** Matches a path (and its pre-split segments); returns the captured params or undefined. */
-export function matchPathPattern(
-  p: PathPattern,
-  path: string,
-  segs: readonly string[],
-): PathParams | undefined {
+/** Matches a path; returns the captured params or undefined. Never splits the path (hot path). */
+export function matchPathPattern(p: PathPattern, path: string): PathParams | undefined {
   switch (p.kind) {
     case 'any':
       return NO_PARAMS;
@@ -87,26 +83,32 @@ export function matchPathPattern(
     case 'suffix':
       return path.endsWith(p.source.slice(1)) ? NO_PARAMS : undefined;
     case 'segments':
-      return matchSegments(p, segs);
+      return matchSegments(p, path);
   }
 }
 
-function matchSegments(p: PathPattern, segs: readonly string[]): PathParams | undefined {
-  const n = p.segments.length;
-  if (p.rest ? segs.length <= n : segs.length !== n) return undefined;
+/** Walks the path segment by segment (by index, no array) against the pattern's segments. */
+function matchSegments(p: PathPattern, path: string): PathParams | undefined {
+  if (path.charCodeAt(0) !== 47 /* / */) return undefined;
   let params: Record<string, string> | undefined;
-  for (let i = 0; i < n; i++) {
+  let pos = 1;
+  for (let i = 0; i < p.segments.length; i++) {
+    if (pos > path.length) return undefined;
+    let end = path.indexOf('/', pos);
+    if (end < 0) end = path.length;
     const s = p.segments[i] as PathSegment;
-    const v = segs[i] as string;
     if (s.kind === 'static') {
-      if (v !== s.value) return undefined;
+      if (end - pos !== s.value.length || !path.startsWith(s.value, pos)) return undefined;
     } else if (s.kind === 'glob') {
-      if (!s.match(v)) return undefined;
+      if (!s.match(path.slice(pos, end))) return undefined;
     } else {
-      if (v === '') return undefined;
+      if (end === pos) return undefined;
       params ??= {};
-      params[s.name] = v;
+      params[s.name] = path.slice(pos, end);
     }
+    pos = end + 1;
   }
-  return params ?? NO_PARAMS;
+  // A trailing `*` needs at least one more (possibly empty) segment; otherwise the path must end here.
+  const ok = p.rest ? pos <= path.length : pos === path.length + 1;
+  return ok ? (params ?? NO_PARAMS) : undefined;
 }

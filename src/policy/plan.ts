@@ -9,7 +9,11 @@ import type { CompiledPolicySet } from './types.js';
 
 function cel(c: CompiledCel | undefined): Record<string, unknown> | undefined {
   if (c === undefined) return undefined;
-  return { source: c.source.trim(), fastPath: c.fast !== undefined, variables: [...c.variables].sort() };
+  return {
+    source: c.source.trim(),
+    fastPath: (c.fast ?? c.fastString) !== undefined,
+    variables: [...c.variables].sort(),
+  };
 }
 
 function time(ms: number): string | undefined {

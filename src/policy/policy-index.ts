@@ -8,7 +8,7 @@
 import type { EvalCtx } from './eval-ctx.js';
 import { isLiteralGlob } from './glob.js';
 import { matchOp } from './matchers.js';
-import type { CPolicy } from './model.js';
+import type { CPolicy, OpEntry } from './model.js';
 import { compilePathPattern, type PathParams } from './path-pattern.js';
 import { PathTrie } from './path-trie.js';
 
@@ -47,6 +47,25 @@ function dimKeys(p: CPolicy, dim: Dim): string[] | undefined {
   }
 }
 
+const ascending = (a: number, b: number) => a - b;
+
+/**
+ * The selector conditions still to check for a policy found through its bucket: an exact host
+ * (or `*.suffix`) bucket implies `hosts`, a context-extension bucket implies that key, a kind
+ * bucket implies `resources`. The path trie is only a candidate filter, so `paths` stay.
+ */
+function implied(op: OpEntry, best: { dim: Dim; keys: string[] } | undefined): OpEntry {
+  if (best === undefined || best.dim === 'path') return op;
+  const key = best.keys[0] ?? '';
+  const field =
+    best.dim === 'host'
+      ? 'hosts'
+      : best.dim === 'resource'
+        ? 'resources'
+        : `contextExtensions.${key.slice(0, key.indexOf('='))}`;
+  return { ...op, conds: op.conds.filter((cond) => cond.field !== field) };
+}
+
 function push<K>(m: Map<K, number[]>, k: K, v: number): void {
   const a = m.get(k);
   if (a) a.push(v);
@@ -62,6 +81,8 @@ export class PolicyIndex {
   private readonly kinds = new Map<string, number[]>();
   private readonly always: number[] = [];
   private readonly dimOf: (Dim | 'always')[] = [];
+  /** Per policy: its selector without the condition its index bucket already guarantees. */
+  private readonly verify: OpEntry[] = [];
   private readonly stamp: Uint32Array;
   private epoch = 0;
 
@@ -85,6 +106,7 @@ export class PolicyIndex {
 
   private file(p: CPolicy, best: { dim: Dim; keys: string[] } | undefined): void {
     this.dimOf[p.index] = best?.dim ?? 'always';
+    this.verify[p.index] = implied(p.selector.op, best);
     if (best === undefined) {
       this.always.push(p.index);
       return;
@@ -110,47 +132,58 @@ export class PolicyIndex {
     }
   }
 
-  /** Candidate policy indexes for a request, ascending, without duplicates. */
+  /** Candidate policy indexes for a request, ascending, without duplicates (no closures: hot path). */
   candidates(c: EvalCtx): number[] {
     const out: number[] = [];
-    const epoch = ++this.epoch === 0xffffffff ? this.resetEpoch() : this.epoch;
-    const add = (i: number) => {
-      if (this.stamp[i] !== epoch) {
-        this.stamp[i] = epoch;
-        out.push(i);
-      }
-    };
-    const addAll = (a: readonly number[] | undefined) => {
-      if (a) for (const i of a) add(i);
-    };
-    for (const i of this.always) add(i);
+    if (++this.epoch === 0xffffffff) this.resetEpoch();
+    this.addAll(out, this.always);
     if (this.ctxKeys.size > 0) {
       const ext = c.input.request.contextExtensions;
       for (const [key, values] of this.ctxKeys) {
         const v = ext[key];
-        if (v !== undefined) addAll(values.get(v));
+        if (v !== undefined) this.addAll(out, values.get(v));
       }
     }
     if (this.hostExact.size > 0 || this.hostSuffix.size > 0) {
-      this.hostCandidates(c.host, addAll);
-      if (c.hostName !== c.host) this.hostCandidates(c.hostName, addAll);
+      this.hostCandidates(out, c.host);
+      if (c.hostName !== c.host) this.hostCandidates(out, c.hostName);
     }
-    if (this.trie.size > 0 && c.path.startsWith('/')) this.trie.lookup(c.segs, add);
-    if (this.kinds.size > 0 && c.input.resource) addAll(this.kinds.get(c.input.resource.kind));
-    return out.length > 1 ? out.sort((a, b) => a - b) : out;
+    if (this.trie.size > 0 && c.path.startsWith('/')) {
+      this.trieHits.length = 0;
+      this.trie.lookup(c.segs, this.collect);
+      this.addAll(out, this.trieHits);
+    }
+    if (this.kinds.size > 0 && c.input.resource) this.addAll(out, this.kinds.get(c.input.resource.kind));
+    return out.length > 1 ? out.sort(ascending) : out;
   }
 
-  private hostCandidates(host: string, addAll: (a: readonly number[] | undefined) => void): void {
-    addAll(this.hostExact.get(host));
+  private readonly trieHits: number[] = [];
+  private readonly collect = (i: number) => {
+    this.trieHits.push(i);
+  };
+
+  private addAll(out: number[], ids: readonly number[] | undefined): void {
+    if (ids === undefined) return;
+    const epoch = this.epoch;
+    for (let k = 0; k < ids.length; k++) {
+      const i = ids[k] as number;
+      if (this.stamp[i] !== epoch) {
+        this.stamp[i] = epoch;
+        out.push(i);
+      }
+    }
+  }
+
+  private hostCandidates(out: number[], host: string): void {
+    this.addAll(out, this.hostExact.get(host));
     if (this.hostSuffix.size === 0) return;
     for (let i = host.indexOf('.'); i >= 0; i = host.indexOf('.', i + 1))
-      addAll(this.hostSuffix.get(host.slice(i)));
+      this.addAll(out, this.hostSuffix.get(host.slice(i)));
   }
 
-  private resetEpoch(): number {
+  private resetEpoch(): void {
     this.stamp.fill(0);
     this.epoch = 1;
-    return 1;
   }
 
   /** Selects the policies whose full selector matches, in set order. */
@@ -158,7 +191,7 @@ export class PolicyIndex {
     const out: Selected[] = [];
     for (const i of this.candidates(c)) {
       const policy = this.policies[i] as CPolicy;
-      const params = matchOp(policy.selector.op, c);
+      const params = matchOp(this.verify[i] ?? policy.selector.op, c);
       if (params !== undefined) out.push({ policy, params });
     }
     return out;

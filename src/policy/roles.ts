@@ -39,6 +39,11 @@ export interface BindingSpec {
   readonly issuers?: readonly string[] | undefined;
 }
 
+function allHold(conds: readonly ((p: Principal) => boolean)[], p: Principal): boolean {
+  for (let i = 0; i < conds.length; i++) if (!(conds[i] as (p: Principal) => boolean)(p)) return false;
+  return true;
+}
+
 function claimMatches(
   actual: JsonValue | undefined,
   wanted: readonly (string | number | boolean)[],
@@ -101,19 +106,22 @@ export class RoleModel {
   /** Identity roles of the principal plus every role whose binding matches (sorted, unique). */
   baseRoles(ctx: EvalCtx): string[] {
     const p = ctx.input.principal;
-    const out = new Set(p.roles);
+    const out = p.roles.length === 0 ? [] : [...new Set(p.roles)];
     let bindingVars: RequestVars | undefined;
-    for (const b of this.bindings) {
-      if (out.has(b.role) || !b.conds.every((c) => c(p))) continue;
+    for (let i = 0; i < this.bindings.length; i++) {
+      const b = this.bindings[i] as CBinding;
+      if (out.includes(b.role) || !allHold(b.conds, p)) continue;
       if (b.when !== undefined) {
         // Binding conditions see the identity roles only (no recursion into bindings).
-        bindingVars ??= new RequestVars(ctx.input, ctx.set.dataRaw, ctx.set.dataCel, () => p.roles);
+        bindingVars ??= new RequestVars(ctx.input, ctx.set.dataRaw, ctx.set.dataCel, {
+          roleList: () => p.roles,
+        });
         const r = evalBool(b.when, bindingVars);
         if (!r.ok) ctx.error(`role binding ${b.role} (${b.origin.file}:${b.origin.line}): ${r.error}`);
         if (!r.ok || !r.value) continue;
       }
-      out.add(b.role);
-      ctx.note({
+      out.push(b.role);
+      ctx.trace?.push({
         policy: '',
         rule: b.role,
         step: 'role',
@@ -121,20 +129,20 @@ export class RoleModel {
         detail: `bound by ${b.origin.file}:${b.origin.line}`,
       });
     }
-    return [...out].sort();
+    return out.length > 1 ? out.sort() : out;
   }
 
   /** Does the principal hold the role (base, or derived: a parent role and the condition)? */
   holds(role: string, ctx: EvalCtx): boolean {
     const d = this.derived.get(role);
-    if (d === undefined) return ctx.baseRoles().has(role);
+    if (d === undefined) return ctx.roleList().includes(role);
     // Memoized per request; a condition may read request.params, which differ between policies.
     const params = ctx.vars.getParams();
     const memo = ctx.derived.get(role);
     if (memo !== undefined && memo.params === params) return memo.value;
     let result = false;
-    const base = ctx.baseRoles();
-    if (d.parents === 'any' || [...d.parents].some((r) => base.has(r))) {
+    const base = ctx.roleList();
+    if (d.parents === 'any' || base.some((r) => (d.parents as ReadonlySet<string>).has(r))) {
       const r = evalBool(d.when, ctx.vars);
       if (!r.ok) ctx.error(`derived role ${role}: ${r.error}`);
       result = r.ok && r.value;

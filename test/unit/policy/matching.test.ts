@@ -2,7 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cidrContains, parseCidr, parseIp } from '../../../src/policy/cidr.js';
 import { compileGlob, compileGlobSet, globMatch } from '../../../src/policy/glob.js';
-import { compilePathPattern, matchPathPattern, splitPath } from '../../../src/policy/path-pattern.js';
+import {
+  compilePathPattern,
+  matchPathPattern,
+  type PathPattern,
+  splitPath,
+} from '../../../src/policy/path-pattern.js';
 import { PathTrie } from '../../../src/policy/path-trie.js';
 
 describe('globs', () => {
@@ -110,7 +115,7 @@ describe('path patterns', () => {
   ])('%s on %s', (pattern, path, want) => {
     const c = compilePathPattern(pattern);
     if (!c.ok) throw new Error(c.message);
-    const got = matchPathPattern(c.pattern, path, splitPath(path));
+    const got = matchPathPattern(c.pattern, path);
     expect(got === undefined ? undefined : { ...got }).toEqual(want);
   });
 
@@ -121,6 +126,42 @@ describe('path patterns', () => {
     ['*/a/*', "suffix pattern '*/a/*' may contain only one leading '*'"],
   ])('rejects %s', (pattern, message) => {
     expect(compilePathPattern(pattern)).toEqual({ ok: false, message });
+  });
+
+  it('the index-walking matcher agrees with a split-based reference', () => {
+    const reference = (p: PathPattern, path: string): Record<string, string> | undefined => {
+      if (p.kind !== 'segments') return matchPathPattern(p, path);
+      const segs = splitPath(path);
+      if (
+        !path.startsWith('/') ||
+        (p.rest ? segs.length <= p.segments.length : segs.length !== p.segments.length)
+      )
+        return undefined;
+      const params: Record<string, string> = {};
+      for (const [i, s] of p.segments.entries()) {
+        const v = segs[i] ?? '';
+        if (s.kind === 'static' ? v !== s.value : s.kind === 'glob' ? !s.match(v) : v === '')
+          return undefined;
+        if (s.kind === 'param') params[s.name] = v;
+      }
+      return params;
+    };
+    const seg = fc.constantFrom('a', 'b', '{p}', '{q}', '*', 'x*', '');
+    fc.assert(
+      fc.property(
+        fc.array(seg, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.constantFrom('a', 'b', 'xa', ''), { minLength: 1, maxLength: 5 }),
+        (ps, xs) => {
+          const c = compilePathPattern(`/${ps.join('/')}`);
+          fc.pre(c.ok);
+          if (!c.ok) return;
+          const path = `/${xs.join('/')}`;
+          const got = matchPathPattern(c.pattern, path);
+          expect(got === undefined ? undefined : { ...got }).toEqual(reference(c.pattern, path));
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 
   it('the trie never misses a policy whose pattern matches (candidate superset)', () => {
@@ -142,8 +183,7 @@ describe('path patterns', () => {
         const found = new Set<number>();
         trie.lookup(splitPath(p), (i) => found.add(i));
         compiled.forEach((c, i) => {
-          if (PathTrie.indexable(c) && matchPathPattern(c, p, splitPath(p)) !== undefined)
-            expect(found.has(i)).toBe(true);
+          if (PathTrie.indexable(c) && matchPathPattern(c, p) !== undefined) expect(found.has(i)).toBe(true);
         });
       }),
       { numRuns: 400 },
