@@ -9,7 +9,12 @@
  * Prints the figures as one JSON object.
  */
 import { stringify } from 'yaml';
-import { buildPolicyInput, type CheckInput, compilePolicySet, type PolicyInput } from '../src/policy/index.js';
+import {
+  buildPolicyInput,
+  type CheckInput,
+  compilePolicySet,
+  type PolicyInput,
+} from '../src/policy/index.js';
 import type { CompiledPolicySet, PolicySource } from '../src/policy/types.js';
 
 const quick = process.argv.includes('--quick');
@@ -34,7 +39,13 @@ const SHARED: PolicySource[] = [
       apiVersion: 'portcullis.dev/v1',
       kind: 'DerivedRoles',
       metadata: { name: 'derived' },
-      definitions: [{ name: 'tenant-member', parentRoles: ['user'], when: "lookup(principal.claims, 'tenant', '') == request.params.tenant" }],
+      definitions: [
+        {
+          name: 'tenant-member',
+          parentRoles: ['user'],
+          when: "lookup(principal.claims, 'tenant', '') == request.params.tenant",
+        },
+      ],
     }),
   },
 ];
@@ -51,7 +62,14 @@ function servicePolicy(i: number): PolicySource {
       {
         id: 'callers-read',
         effect: 'ALLOW',
-        from: [{ principals: [`spiffe://cluster.local/ns/ns-${(i + 1) % 17}/sa/caller-${(i + 1) % 50}`, 'spiffe://cluster.local/ns/ops/sa/*'] }],
+        from: [
+          {
+            principals: [
+              `spiffe://cluster.local/ns/ns-${(i + 1) % 17}/sa/caller-${(i + 1) % 50}`,
+              'spiffe://cluster.local/ns/ops/sa/*',
+            ],
+          },
+        ],
         to: [{ methods: ['GET', 'HEAD'], paths: ['/api/v1/items', '/api/v1/items/{id}'] }],
       },
       {
@@ -100,14 +118,16 @@ const HEADERS: Record<string, string> = {
   'cache-control': 'no-cache',
   'content-type': 'application/json',
   cookie: 'session=abc123; theme=dark',
-  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36',
+  'user-agent':
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36',
   'x-b3-sampled': '1',
   'x-b3-spanid': 'a2fb4a1d1a96d312',
   'x-b3-traceid': '463ac35c9f6413ad48485a3953bb6124',
   'x-envoy-attempt-count': '1',
   'x-envoy-expected-rq-timeout-ms': '15000',
   'x-envoy-internal': 'true',
-  'x-forwarded-client-cert': 'By=spiffe://cluster.local/ns/x/sa/y;Hash=abc;URI=spiffe://cluster.local/ns/a/sa/b',
+  'x-forwarded-client-cert':
+    'By=spiffe://cluster.local/ns/x/sa/y;Hash=abc;URI=spiffe://cluster.local/ns/a/sa/b',
   'x-forwarded-for': '10.1.2.3',
   'x-forwarded-proto': 'https',
   'x-request-id': '3c8e0f2b-6b0a-4f5e-9d2c-7a1b2c3d4e5f',
@@ -118,7 +138,16 @@ const HEADERS: Record<string, string> = {
 const USER = {
   id: 'u-1842',
   issuer: 'https://id.example.com',
-  claims: { sub: 'u-1842', tenant: 'acme', level: 3, email: 'u@example.com', aud: 'api', iat: 1767225600, exp: 1767229200, scope: 'items:read items:write' },
+  claims: {
+    sub: 'u-1842',
+    tenant: 'acme',
+    level: 3,
+    email: 'u@example.com',
+    aud: 'api',
+    iat: 1767225600,
+    exp: 1767229200,
+    scope: 'items:read items:write',
+  },
   scopes: ['items:read', 'items:write'],
   groups: ['finance', 'staff'],
 };
@@ -133,13 +162,24 @@ function requests(services: number, count: number): PolicyInput[] {
     const headers = { ...HEADERS, ':authority': host };
     const kinds: CheckInput[] = [
       // allowed: the configured caller reads
-      { principal: { source: { principal: `spiffe://cluster.local/ns/ns-${(i + 1) % 17}/sa/caller-${(i + 1) % 50}` } }, request: { method: 'GET', host, path: `/api/v1/items/${k}`, headers } },
+      {
+        principal: {
+          source: { principal: `spiffe://cluster.local/ns/ns-${(i + 1) % 17}/sa/caller-${(i + 1) % 50}` },
+        },
+        request: { method: 'GET', host, path: `/api/v1/items/${k}`, headers },
+      },
       // default deny: an unknown caller
-      { principal: { source: { principal: 'spiffe://cluster.local/ns/other/sa/x' } }, request: { method: 'GET', host, path: '/api/v1/items', headers } },
+      {
+        principal: { source: { principal: 'spiffe://cluster.local/ns/other/sa/x' } },
+        request: { method: 'GET', host, path: '/api/v1/items', headers },
+      },
       // allowed through a derived role and a path template, with an obligation
       { principal: USER, request: { method: 'POST', host, path: '/tenants/acme/items', headers } },
       // denied by rule (CEL)
-      { principal: USER, request: { method: 'GET', host, path: '/reports/q1', headers: { ...headers, 'x-debug': 'true' } } },
+      {
+        principal: USER,
+        request: { method: 'GET', host, path: '/reports/q1', headers: { ...headers, 'x-debug': 'true' } },
+      },
       // allowed through a bound role and a CEL-only condition
       { principal: USER, request: { method: 'GET', host, path: '/reports/q1', headers } },
     ];
@@ -157,7 +197,8 @@ const round = (x: number) => Math.round(x * 100) / 100;
 /** Evaluates `iterations` decisions; returns per-decision latency stats in µs. */
 function measure(set: CompiledPolicySet, inputs: PolicyInput[], iterations: number) {
   let allowed = 0;
-  for (let k = 0; k < Math.min(iterations, 20_000); k++) set.evaluate(inputs[k % inputs.length] as PolicyInput);
+  for (let k = 0; k < Math.min(iterations, 20_000); k++)
+    set.evaluate(inputs[k % inputs.length] as PolicyInput);
   const lat = new Float64Array(iterations);
   const t0 = performance.now();
   for (let k = 0; k < iterations; k++) {
@@ -196,7 +237,12 @@ function main(): void {
     node: process.version,
     date: new Date().toISOString(),
     quick,
-    rules1000: { compileMs: round(thousand.compileMs), ...main1000, goalP99Micros: 20, meetsGoal: main1000.p99Micros <= 20 },
+    rules1000: {
+      compileMs: round(thousand.compileMs),
+      ...main1000,
+      goalP99Micros: 20,
+      meetsGoal: main1000.p99Micros <= 20,
+    },
     scaling: {
       rules100: { compileMs: round(small.compileMs), ...smallStats },
       rules10000: { compileMs: round(large.compileMs), ...largeStats },
