@@ -1,7 +1,7 @@
 /**
  * How hard the fuzz tests try. `make test` runs the defaults (seconds); the long run sets
  * `FUZZ_RUNS` (requests through the gRPC mutation fuzzer, e.g. 1000000) and optionally
- * `FUZZ_SECONDS` (its time bound, default 900). Property tests then run 20× their default.
+ * `FUZZ_SECONDS` (its time bound, default 1800). Property tests then run 20× their default.
  */
 
 const env = (name: string): number | undefined => {
@@ -16,7 +16,7 @@ const env = (name: string): number | undefined => {
 /** Requests the gRPC mutation fuzzer sends. */
 export const GRPC_RUNS = env('FUZZ_RUNS') ?? 4000;
 /** Wall-clock bound of the gRPC mutation fuzzer, in seconds. */
-export const GRPC_SECONDS = env('FUZZ_SECONDS') ?? (env('FUZZ_RUNS') === undefined ? 60 : 900);
+export const GRPC_SECONDS = env('FUZZ_SECONDS') ?? (env('FUZZ_RUNS') === undefined ? 60 : 1800);
 /** True for the long run. */
 export const LONG_RUN = env('FUZZ_RUNS') !== undefined;
 
