@@ -10,9 +10,9 @@
  * timestamps and durations, and a non-bool condition. Map values (claims, headers, attributes)
  * are `dyn`: what flows out of them is checked at run time.
  */
-import { isCelError, type parse, parse as parseCel, plan } from '@bufbuild/cel';
-import { CEL_ENV, CEL_FUNCS } from './cel-env.js';
-import { ALL_VARIABLES, type CType, commonType, fits, fromCelType, T, typeName } from './cel-types.js';
+import type { parse } from '@bufbuild/cel';
+import { comparable, constString, literalProblem, resolveOverload } from './cel-check-calls.js';
+import { ALL_VARIABLES, type CType, commonType, fits, T, typeName } from './cel-types.js';
 
 /** A parsed CEL expression node. */
 export type Expr = ReturnType<typeof parse>['expr'];
@@ -46,21 +46,6 @@ const TYPE_IDENTS = new Set([
   'type',
   'dyn',
 ]);
-const TIME_METHODS = new Set([
-  'getHours',
-  'getMinutes',
-  'getSeconds',
-  'getMilliseconds',
-  'getFullYear',
-  'getMonth',
-  'getDate',
-  'getDayOfMonth',
-  'getDayOfWeek',
-  'getDayOfYear',
-]);
-const CONVERSIONS = new Set(['int', 'uint', 'double', 'bool', 'bytes', 'timestamp', 'duration']);
-const NUMERIC = new Set(['int', 'uint', 'double']);
-
 /** Checks an expression against the declared variables. */
 export function checkExpr(
   expr: Expr,
@@ -70,41 +55,6 @@ export function checkExpr(
   const c = new Checker(positions, vars);
   const type = c.check(expr);
   return { type, issues: c.issues, variables: c.used, strings: c.strings };
-}
-
-const probes = new Map<string, string | undefined>();
-
-/** Evaluates a constant probe expression; returns its error message, if any (memoized, bounded). */
-function probe(text: string): string | undefined {
-  if (probes.has(text)) return probes.get(text);
-  let message: string | undefined;
-  try {
-    const r = plan(CEL_ENV, parseCel(text))();
-    message = isCelError(r) ? r.message : undefined;
-  } catch (e) {
-    message = (e as Error).message;
-  }
-  if (probes.size >= 10_000) probes.clear();
-  probes.set(text, message);
-  return message;
-}
-
-function constString(e: Expr | undefined): string | undefined {
-  if (e?.exprKind.case !== 'constExpr') return undefined;
-  const k = e.exprKind.value.constantKind;
-  return k.case === 'stringValue' ? k.value : undefined;
-}
-
-/** Could values of these two static types ever be equal? */
-function comparable(a: CType, b: CType): boolean {
-  if (a.k === 'dyn' || b.k === 'dyn') return true;
-  if (a.k === 'prim' && b.k === 'prim') {
-    if (a.name === 'null_type' || b.name === 'null_type') return true;
-    return a.name === b.name || (NUMERIC.has(a.name) && NUMERIC.has(b.name));
-  }
-  const group = (t: CType) =>
-    t.k === 'obj' ? 'map' : t.k === 'prim' && t.name === 'null_type' ? 'null' : t.k;
-  return group(a) === group(b) || group(a) === 'null' || group(b) === 'null';
 }
 
 class Checker {
@@ -329,49 +279,13 @@ class Checker {
   }
 
   private overload(e: Expr, name: string, target: CType | undefined, types: readonly CType[]): CType {
-    const all = CEL_FUNCS.get(name);
-    if (all === undefined) {
-      const hint = name === 'matches' ? "; use text.matches('regex')" : '';
-      return this.report(e, `unknown function '${name}'${hint}`);
-    }
-    const form = all.filter((f) => (f.target !== undefined) === (target !== undefined));
-    if (form.length === 0) {
-      return this.report(
-        e,
-        target === undefined
-          ? `'${name}' is a method: call it as value.${name}(…)`
-          : `'${name}' is a function, not a method: call it as ${name}(…)`,
-      );
-    }
-    const arity = form.filter((f) => f.arguments.length === types.length);
-    if (arity.length === 0) {
-      const counts = [...new Set(form.map((f) => f.arguments.length))].sort().join(' or ');
-      return this.report(e, `'${name}' takes ${counts} argument(s), got ${types.length}`);
-    }
-    const matching = arity.filter(
-      (f) =>
-        (target === undefined || f.target === undefined || fits(target, fromCelType(f.target))) &&
-        f.arguments.every((p, i) => fits(types[i] ?? T.dyn, fromCelType(p))),
-    );
-    if (matching.length === 0) {
-      const shown = [...(target ? [target] : []), ...types].map(typeName).join(', ');
-      return this.report(e, `no matching overload for '${name}' applied to (${shown})`);
-    }
-    const results = matching.map((f) => fromCelType(f.result));
-    return commonType(results);
+    const r = resolveOverload(name, target, types);
+    return r.ok ? r.type : this.report(e, r.message);
   }
 
   /** Literal regexes, time zones and conversions are evaluated now, so a typo fails the compile. */
   private validateConstants(e: Expr, name: string, target: Expr | undefined, args: readonly Expr[]): void {
-    const arg = constString(args[0]);
-    if (arg === undefined || args.length !== 1) return;
-    let text: string | undefined;
-    if (name === 'matches' && target !== undefined) text = `''.matches(${JSON.stringify(arg)})`;
-    else if (TIME_METHODS.has(name) && target !== undefined)
-      text = `timestamp('2000-01-01T00:00:00Z').${name}(${JSON.stringify(arg)})`;
-    else if (CONVERSIONS.has(name) && target === undefined) text = `${name}(${JSON.stringify(arg)})`;
-    if (text === undefined) return;
-    const err = probe(text);
-    if (err !== undefined) this.report(e, `invalid literal for ${name}: ${err}`);
+    const problem = literalProblem(name, target !== undefined, args);
+    if (problem !== undefined) this.report(e, problem);
   }
 }
