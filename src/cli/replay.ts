@@ -105,7 +105,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   });
   try {
     const set = await candidateSet(v.policies, v.keys ?? [], io);
-    const log = v.log === '-' ? process.stdin : createReadStream(v.log, { highWaterMark: 1 << 20 });
+    const log = v.log === '-' ? process.stdin : createReadStream(v.log, { highWaterMark: 64 * 1024 });
     const report = await replayDecisionLog(set, log, options);
     const labels = { log: v.log, policies: v.policies };
     if (v.json !== undefined) {

@@ -25,7 +25,13 @@ const TYPES: ReadonlySet<string> = new Set(['human', 'workload', 'agent', 'anony
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x) => typeof x === 'string') : []);
+const NONE: readonly string[] = Object.freeze([]);
+/** A string array as logged (reused when it is one, which it always is from the sidecar). */
+function strs(v: unknown): readonly string[] {
+  if (!Array.isArray(v)) return NONE;
+  for (const x of v) if (typeof x !== 'string') return v.filter((y) => typeof y === 'string');
+  return v as string[];
+}
 
 /** A string map as logged; non-string values are dropped (they cannot come from the sidecar). */
 function strMap(v: unknown): Readonly<Record<string, string>> {
@@ -54,11 +60,12 @@ function peer(v: unknown): PeerInput {
 
 function principalOf(p: Obj, source: Obj): Principal {
   const type = TYPES.has(str(p.type)) ? (p.type as PrincipalType) : 'anonymous';
-  const act = Array.isArray(p.act)
-    ? p.act
-        .filter(isObj)
-        .map((a) => ({ sub: str(a.sub), claims: (isObj(a.claims) ? a.claims : {}) as JsonObject }))
-    : [];
+  const act =
+    Array.isArray(p.act) && p.act.length > 0
+      ? p.act
+          .filter(isObj)
+          .map((a) => ({ sub: str(a.sub), claims: (isObj(a.claims) ? a.claims : {}) as JsonObject }))
+      : [];
   return {
     id: str(p.id),
     type,

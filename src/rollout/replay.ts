@@ -7,6 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { CompiledPolicySet } from '../policy/index.js';
 import { changeOf, type Direction, OVERRIDE_REASONS, routeOf } from './change.js';
 import type { ReplayOptions } from './config.js';
+import { type LoggedDecision, lineIdentity, parseLogLine } from './log-line.js';
 import { policyInputOf } from './replay-input.js';
 import {
   BoundedCounts,
@@ -60,7 +61,6 @@ export interface ReplayReport {
 
 const MAX_PROBLEMS = 20;
 const ROUTES_SHOWN = 50;
-type Line = Record<string, unknown>;
 
 /** The replay state: counters, groups and the candidate. */
 class Replay {
@@ -100,34 +100,27 @@ class Replay {
   line(text: string): void {
     this.lines++;
     if (text.length === 0 || text === '\r') return;
-    let rec: Line;
-    try {
-      rec = JSON.parse(text) as Line;
-    } catch {
+    const parsed = parseLogLine(text);
+    if (parsed.kind === 'invalid') {
       this.skipped.invalid++;
       this.problem('not JSON');
-      return;
-    }
-    if (typeof rec !== 'object' || rec === null || rec.msg !== 'decision' || rec.input === undefined) {
-      this.skipped.notDecision++;
-      return;
-    }
-    this.decision(rec);
+    } else if (parsed.kind === 'other') this.skipped.notDecision++;
+    else this.decision(parsed.d, text);
   }
 
-  private decision(rec: Line): void {
+  private decision(rec: LoggedDecision, text: string): void {
     const input = rec.input as { timeMs?: unknown } | null;
     const since = this.options.sinceMs;
     if (since !== undefined && !(typeof input?.timeMs === 'number' && input.timeMs >= since)) {
       this.skipped.outsideWindow++;
       return;
     }
-    const reason = typeof rec.reason === 'string' ? rec.reason : '';
+    const reason = rec.reason;
     if (OVERRIDE_REASONS.has(reason)) {
       this.skipped.overridden++;
       return;
     }
-    const built = policyInputOf(input, typeof rec.requestId === 'string' ? rec.requestId : '');
+    const built = policyInputOf(input, rec.requestId);
     if (!built.ok) {
       if (built.reason === 'identity_failed') this.skipped.identityFailed++;
       else {
@@ -137,11 +130,9 @@ class Replay {
       return;
     }
     this.replayed++;
-    if (rec.redacted === true || rec.truncated === true) this.replayedRedacted++;
-    const ruleIds = Array.isArray(rec.ruleIds) ? (rec.ruleIds as string[]) : [];
-    const recorded = { allowed: rec.decision === 'allow', reason, ruleIds };
+    if (rec.redactedOrTruncated) this.replayedRedacted++;
     const d = this.set.evaluate(built.input);
-    const change = changeOf(recorded, d);
+    const change = changeOf(rec, d);
     if (change === undefined) return;
     this.changed++;
     if (change.direction === 'allow_to_deny') this.allowToDeny++;
@@ -150,19 +141,18 @@ class Replay {
     this.count(change.direction, `${change.policy}#${change.rule}`, change.policy, route);
     this.examples.add(change, () => ({
       line: this.lines,
-      time: typeof rec.time === 'string' ? rec.time : new Date(built.input.now).toISOString(),
-      decisionId: typeof rec.decisionId === 'string' ? rec.decisionId : '',
+      ...lineIdentity(text),
       request: `${r.method} ${r.host}${r.path}`,
       principal: built.input.principal.id || `(${built.input.principal.type})`,
       direction: change.direction,
       policy: change.policy,
       rule: change.rule,
       recorded: {
-        decision: recorded.allowed ? 'allow' : 'deny',
-        status: typeof rec.status === 'number' ? rec.status : 0,
+        decision: rec.allowed ? 'allow' : 'deny',
+        status: rec.status,
         reason,
-        policy: typeof rec.policy === 'string' ? rec.policy : '',
-        ruleIds,
+        policy: rec.policy,
+        ruleIds: rec.ruleIds,
       },
       candidate: explainCandidate(this.set, built.input),
     }));
