@@ -1,7 +1,10 @@
 // Property tests of the engine over random policy sets and random requests.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CheckInput, compilePolicySet } from '../../../src/policy/index.js';
+import { EvalCtx } from '../../../src/policy/eval-ctx.js';
+import { buildPolicyInput, type CheckInput, compilePolicySet } from '../../../src/policy/index.js';
+import { matchOp } from '../../../src/policy/matchers.js';
+import { internals } from '../../../src/policy/plan.js';
 import type { CompiledPolicySet } from '../../../src/policy/types.js';
 import type { Decision } from '../../../src/types.js';
 import { decide, sources } from './helpers.js';
@@ -182,6 +185,55 @@ describe('engine properties', () => {
         },
       ),
       { numRuns: 50 },
+    );
+  });
+
+  it('the index selects exactly the policies whose full selector matches (brute force)', () => {
+    const sel = fc.record(
+      {
+        hosts: some(sub(['a.example', '*.example', 'b.example:8080', 'c.*'])),
+        paths: some(sub(PATHS)),
+        contextExtensions: some(fc.constantFrom({ route: 'r1' }, { route: 'r*' }, { route: 'r1', svc: 'x' })),
+        resources: some(sub(['doc', 'd*'])),
+        methods: some(sub(['GET', 'POST'])),
+      },
+      { requiredKeys: [] },
+    );
+    const req = fc.record({
+      host: fc.constantFrom('a.example', 'x.a.example', 'b.example:8080', 'b.example', 'c.other', ''),
+      path: fc.constantFrom('/a', '/a/x', '/b/1', '/b//c', '/x.json', '/', ''),
+      method: fc.constantFrom('GET', 'POST'),
+      ctx: fc.constantFrom({}, { route: 'r1' }, { route: 'r2', svc: 'x' }, { route: 'r1', svc: 'x' }),
+      kind: fc.option(fc.constantFrom('doc', 'dx', 'car'), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(fc.option(sel, { nil: undefined }), { minLength: 1, maxLength: 8 }),
+        fc.array(req, { minLength: 1, maxLength: 8 }),
+        (selectors, reqs) => {
+          const set = internals(
+            compileOk(
+              selectors.map((selector) => ({ selector, mode: 'enforce', rules: [{ effect: 'ALLOW' }] })),
+            ),
+          );
+          for (const r of reqs) {
+            const input = buildPolicyInput(
+              {
+                request: { method: r.method, host: r.host, path: r.path, contextExtensions: r.ctx },
+                ...(r.kind ? { resource: { kind: r.kind, id: 'i' } } : {}),
+              },
+              Date.parse('2026-01-01T00:00:00Z'),
+            );
+            const c = new EvalCtx(input, set.context, undefined);
+            const viaIndex = set.index.select(c).map((x) => x.policy.key);
+            const brute = set.policies
+              .filter((p) => matchOp(p.selector.op, c) !== undefined)
+              .map((p) => p.key);
+            expect(viaIndex).toEqual(brute);
+          }
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 
