@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { PortcullisConfig } from './config/schema.js';
 import { createResponder } from './decision/index.js';
 import { createIdentityResolver } from './identity/index.js';
+import { createResolvers } from './resolver/index.js';
 import { createAdminServer } from './server/admin.js';
 import { createAuthorizer } from './server/authorizer.js';
 import {
@@ -54,7 +55,8 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
   await policySource.start();
   const identity = await createIdentityResolver(config.identity, { logger, metrics });
   const decisionLog = createDecisionLogger(config.telemetry.decisionLog, { metrics, logger });
-  const authorizer = createAuthorizer({ identity, policies: store, metrics, decisionLog });
+  const resolvers = createResolvers(config.resolvers, { metrics, logger });
+  const authorizer = createAuthorizer({ identity, policies: store, metrics, decisionLog, resolvers });
   const responder = createResponder(config.decision);
   const tracer = createTracer(config.telemetry.tracing);
 
@@ -149,6 +151,7 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
       httpAuthz ? closeHttp(httpAuthz) : undefined,
       apiHttp ? closeHttp(apiHttp) : undefined,
       identity.close(),
+      resolvers.close(),
       decisionLog.close(),
       tracer.shutdown(),
     ]);

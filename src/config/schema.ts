@@ -3,6 +3,7 @@ import { bundleConfigSchema } from '../bundle/index.js';
 import { decisionConfigSchema } from '../decision/index.js';
 import { identityConfigSchema } from '../identity/index.js';
 import { policyConfigSchema } from '../policy/index.js';
+import { resolversConfigSchema } from '../resolver/index.js';
 import { serverConfigSchema } from '../server/config.js';
 import { telemetryConfigSchema } from '../telemetry/index.js';
 
@@ -13,6 +14,7 @@ export const configSchema = z
     policy: policyConfigSchema.prefault({}),
     bundle: bundleConfigSchema.prefault({}),
     identity: identityConfigSchema.prefault({}),
+    resolvers: resolversConfigSchema,
     decision: decisionConfigSchema.prefault({}),
     telemetry: telemetryConfigSchema.prefault({}),
   })

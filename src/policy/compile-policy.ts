@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { type CompiledCel, compileCel } from './cel-compile.js';
 import type { CType } from './cel-types.js';
 import { compileFrom, compileOp, type FieldProblem } from './matchers.js';
-import type { CHeader, CObligations, CPolicy, CRule, OpEntry } from './model.js';
+import type { CHeader, CObligations, CPolicy, CRoute, CRule, OpEntry } from './model.js';
 import type { ProblemList } from './problems.js';
 import type { RoleModel } from './roles.js';
 import type { obligationsSchema, policyDocSchema, ruleSchema } from './schema.js';
@@ -216,7 +216,8 @@ export function compilePolicy(
     else seen.set(r.id, i);
     return compileRule(env, doc, ['rules', i], r, index, key);
   });
-  if (rules.length === 0) env.warnings.at(doc, ['rules'], 'policy has no rules');
+  const route = compileRoute(env, doc, p);
+  if (rules.length === 0 && route === undefined) env.warnings.at(doc, ['rules'], 'policy has no rules');
   const selector = compileOp(p.selector ?? {}, (at, message) =>
     env.errors.at(doc, ['selector', ...at], message),
   );
@@ -231,10 +232,53 @@ export function compilePolicy(
     failureMode: p.failureMode ?? 'closed',
     origin: { file: doc.file, line: pos.line, column: pos.column, path: '' },
     owner: p.metadata.owner ?? '',
-    selector: { op: selector, spec: p.selector ?? {} },
+    selector: { op: selector, route, spec: p.selector ?? {} },
     rules,
     denies: mode === 'enforce' ? rules.filter((r) => r.effect === 'DENY') : [],
     allows: mode === 'enforce' ? rules.filter((r) => r.effect === 'ALLOW') : [],
     shadows: !shadow ? [] : mode === 'enforce' ? rules.filter((r) => r.effect === 'AUDIT') : rules,
+  };
+}
+
+/** Default method → action mapping of `selector.resource` (REST conventions). */
+export const DEFAULT_ACTIONS: Readonly<Record<string, string>> = Object.freeze({
+  GET: 'read',
+  HEAD: 'read',
+  POST: 'create',
+  PUT: 'update',
+  PATCH: 'update',
+  DELETE: 'delete',
+});
+
+/**
+ * Compiles `selector.resource`. The id template may only name parameters that every selector path
+ * template captures, so a matched request always yields an id (checked here, at compile time).
+ */
+function compileRoute(env: PolicyCompileEnv, doc: ParsedDoc, p: PolicyDoc): CRoute | undefined {
+  const r = p.selector?.resource;
+  if (!r) return undefined;
+  const names = [...r.id.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1] as string);
+  const paths = p.selector?.paths ?? [];
+  if (paths.length === 0 && names.length > 0)
+    env.errors.at(
+      doc,
+      ['selector', 'resource', 'id'],
+      'the id template names path parameters, but the selector has no paths',
+    );
+  for (const [i, path] of paths.entries()) {
+    for (const n of names) {
+      if (!path.includes(`{${n}}`))
+        env.errors.at(
+          doc,
+          ['selector', 'paths', i],
+          `path does not capture {${n}}, which selector.resource.id uses`,
+        );
+    }
+  }
+  return {
+    kind: r.kind,
+    id: r.id,
+    resolver: r.resolver,
+    actions: { ...DEFAULT_ACTIONS, ...(r.actions ?? {}) },
   };
 }

@@ -31,5 +31,6 @@ export type {
   PolicyResource,
   PolicySource,
   Problem,
+  ResourceRoute,
   TraceEntry,
 } from './types.js';

@@ -73,9 +73,21 @@ export interface CRule {
   readonly spec: Readonly<Record<string, unknown>>;
 }
 
+/** A compiled `selector.resource`: how an Envoy request maps to a resource and an action. */
+export interface CRoute {
+  readonly kind: string;
+  /** Id template over the path params, e.g. `{id}`. */
+  readonly id: string;
+  readonly resolver: string | undefined;
+  /** Upper-case method → action (defaults applied). */
+  readonly actions: Readonly<Record<string, string>>;
+}
+
 /** A compiled selector. */
 export interface CSelector {
   readonly op: OpEntry;
+  /** Set when the selector declares `resource` (imperative authorization). */
+  readonly route: CRoute | undefined;
   /** The selector as written (for the index and plans). */
   readonly spec: {
     readonly hosts?: readonly string[] | undefined;

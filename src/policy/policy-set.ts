@@ -6,7 +6,7 @@ import { decide } from './evaluate.js';
 import { whyOp } from './matchers.js';
 import type { CPolicy } from './model.js';
 import type { PolicyIndex } from './policy-index.js';
-import type { CompiledPolicySet, PolicyInput, TraceEntry } from './types.js';
+import type { CompiledPolicySet, PolicyInput, ResourceRoute, TraceEntry } from './types.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -14,6 +14,8 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export class PolicySetImpl implements CompiledPolicySet {
   readonly policyCount: number;
   readonly ruleCount: number;
+  /** Whether any selector declares `resource` (else resourceRoute costs nothing). */
+  private readonly hasRoutes: boolean;
 
   constructor(
     readonly policies: readonly CPolicy[],
@@ -24,6 +26,25 @@ export class PolicySetImpl implements CompiledPolicySet {
   ) {
     this.policyCount = policies.length;
     this.ruleCount = policies.reduce((n, p) => n + p.rules.length, 0);
+    this.hasRoutes = policies.some((p) => p.selector.route !== undefined);
+  }
+
+  resourceRoute(input: PolicyInput): ResourceRoute | undefined {
+    if (!this.hasRoutes || input.resource !== undefined) return undefined;
+    for (const { policy, params } of this.index.select(new EvalCtx(input, this.context, undefined))) {
+      const r = policy.selector.route;
+      if (!r || policy.mode !== 'enforce') continue;
+      const method = input.request.request.method;
+      return {
+        kind: r.kind,
+        id: r.id.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, n: string) => params[n] ?? ''),
+        action: r.actions[method] ?? method.toLowerCase(),
+        resolver: r.resolver,
+        params,
+        policy: policy.key,
+      };
+    }
+    return undefined;
   }
 
   evaluate(input: PolicyInput): Decision {

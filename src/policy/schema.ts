@@ -163,6 +163,35 @@ export const ruleSchema = z
   .strict()
   .describe('A rule');
 
+/**
+ * Imperative authorization for Envoy requests: the HTTP requests this selector matches are about
+ * one resource. Before evaluation the sidecar sets `resource` (kind, id from a path parameter and
+ * attributes fetched by `resolver`) and `action` (from the method), so that resource policies
+ * (`selector.resources`, `to.actions`) decide Envoy's Check exactly like the check API.
+ */
+export const resourceRouteSchema = z
+  .object({
+    kind: z.string().min(1).describe('Resource kind, e.g. invoice'),
+    id: z
+      .string()
+      .min(1)
+      .default('{id}')
+      .describe('Resource id: a template over the selector path parameters, e.g. {id} or {tenant}/{id}'),
+    resolver: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]*$/)
+      .optional()
+      .describe(
+        'Name of a configured resolver (config `resolvers`) that fetches the attributes; absent = no attributes',
+      ),
+    actions: z
+      .record(z.string().regex(/^[A-Z]+$/, 'an upper-case HTTP method'), z.string().min(1))
+      .optional()
+      .describe('HTTP method → action; defaults GET/HEAD read, POST create, PUT/PATCH update, DELETE delete'),
+  })
+  .strict()
+  .describe('The resource the selected requests act on');
+
 /** Which requests a policy governs: every listed field must match (AND). */
 export const selectorSchema = z
   .object({
@@ -174,6 +203,7 @@ export const selectorSchema = z
       .record(z.string(), z.string())
       .describe('Envoy route context_extensions (value globs)'),
     resources: z.array(z.string().min(1)).describe('Resource kinds (check API / resolvers), e.g. invoice'),
+    resource: resourceRouteSchema,
   })
   .partial()
   .strict()

@@ -60,6 +60,24 @@ export interface CompiledPolicySet {
    * `open` only when every one says open; `policy` names the first of them ('' when none selects it).
    */
   failureMode?(input: PolicyInput): { readonly mode: 'open' | 'closed'; readonly policy: string };
+  /**
+   * For an Envoy request (no `resource` yet): the resource and action it acts on, from the first
+   * selecting policy whose selector declares `resource`; undefined when none does.
+   */
+  resourceRoute?(input: PolicyInput): ResourceRoute | undefined;
+}
+
+/** An HTTP request mapped to a resource (`selector.resource`), before its attributes are fetched. */
+export interface ResourceRoute {
+  readonly kind: string;
+  readonly id: string;
+  readonly action: string;
+  /** Resolver to fetch the attributes with, undefined for none. */
+  readonly resolver: string | undefined;
+  /** The selector path's parameters (URL template values for the resolver). */
+  readonly params: Readonly<Record<string, string>>;
+  /** `name@version` of the declaring policy. */
+  readonly policy: string;
 }
 
 /** A compile problem (error or warning) with its position. Lines and columns are 1-based. */

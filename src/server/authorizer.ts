@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PortcullisError } from '../errors.js';
 import type { PolicyInput } from '../policy/index.js';
+import type { ResolveResult, Resolvers } from '../resolver/index.js';
 import { createRolloutEvaluator } from '../rollout/index.js';
 import type { DecisionLogger } from '../telemetry/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -49,7 +50,24 @@ export interface AuthorizerDeps {
   readonly policies: PolicyStore;
   readonly metrics: Metrics;
   readonly decisionLog: DecisionLogger;
+  /** Resource resolvers (enrich stage); absent = no resolvers configured. */
+  readonly resolvers?: Resolvers;
   readonly now?: () => number;
+}
+
+/** The Decision when the resource of a request cannot be had and its resolver says deny. */
+export function resolverDeny(reason: string): Decision {
+  return {
+    allowed: false,
+    status: 403,
+    reason,
+    ruleIds: [],
+    policy: '',
+    shadow: [],
+    obligations: NO_OBLIGATIONS,
+    errors: [],
+    evalMicros: 0,
+  };
 }
 
 /** The Decision for a credential or certificate that could not be verified. */
@@ -80,6 +98,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
     api: Api,
     startNs: bigint,
     target?: CheckTarget,
+    forced?: Decision,
   ): Authorized {
     const active = deps.policies.current();
     if (!active) throw new PortcullisError('no_policy_loaded', 'no verified policy set is loaded');
@@ -87,7 +106,11 @@ export function createAuthorizer(deps: AuthorizerDeps) {
     let decision: Decision;
     let candidate: Decision | undefined;
     let principal: Principal | undefined;
-    if (identity.ok) {
+    if (forced) {
+      // Decided before evaluation (enrich stage: the resource cannot be had).
+      principal = identity.ok ? identity.principal : undefined;
+      decision = forced;
+    } else if (identity.ok) {
       principal = identity.principal;
       const policyInput: PolicyInput = {
         request: input,
@@ -142,6 +165,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
     api: Api,
     target?: CheckTarget,
     abandoned?: () => boolean,
+    deadlineMs?: number,
   ): Authorized | Promise<Authorized> {
     const startNs = process.hrtime.bigint();
     if (!deps.policies.current())
@@ -152,10 +176,62 @@ export function createAuthorizer(deps: AuthorizerDeps) {
         // The caller left (cancelled or past its deadline) while we verified: do no more work.
         if (abandoned?.())
           throw new PortcullisError('request_cancelled', 'the caller left before the decision');
-        return evaluate(input, id, api, startNs, target);
+        return enrich(input, id, api, startNs, target, abandoned, deadlineMs);
       });
     }
-    return evaluate(input, identity, api, startNs, target);
+    return enrich(input, identity, api, startNs, target, abandoned, deadlineMs);
+  }
+
+  /**
+   * enrich: when a policy selector declares `resource` for this request, set the resource and the
+   * action (attributes fetched by its resolver, cached), then evaluate. Resolver failures follow
+   * the resolver's failure mode: a deny, or "cannot decide" (unless the route is fail-open).
+   */
+  function enrich(
+    input: AuthzInput,
+    identity: IdentityResult,
+    api: Api,
+    startNs: bigint,
+    target: CheckTarget | undefined,
+    abandoned: (() => boolean) | undefined,
+    deadlineMs: number | undefined,
+  ): Authorized | Promise<Authorized> {
+    const active = deps.policies.current();
+    if (!identity.ok || !active || target?.resource) return evaluate(input, identity, api, startNs, target);
+    const route = active.set.resourceRoute?.({ request: input, principal: identity.principal, now: now() });
+    if (!route) return evaluate(input, identity, api, startNs, target);
+    const withResource = (attributes: JsonObject): CheckTarget => ({
+      action: route.action,
+      resource: { kind: route.kind, id: route.id, attributes },
+    });
+    if (!route.resolver) return evaluate(input, identity, api, startNs, withResource({}));
+    if (!deps.resolvers?.names.includes(route.resolver)) {
+      throw new PortcullisError(
+        'resolver_failed',
+        `policy ${route.policy} names resolver "${route.resolver}", which is not configured`,
+      );
+    }
+    const onResult = (r: ResolveResult): Authorized => {
+      if (r.ok) return evaluate(input, identity, api, startNs, withResource(r.attributes));
+      if (r.mode === 'deny')
+        return evaluate(input, identity, api, startNs, withResource({}), resolverDeny(r.reason));
+      const open = rollout.cannotDecide(active, input, r.reason, now());
+      if (open === undefined) throw new PortcullisError(r.reason, r.detail);
+      return evaluate(input, identity, api, startNs, withResource({}), open);
+    };
+    const result = deps.resolvers.resolve({
+      resolver: route.resolver,
+      params: { ...route.params, id: route.id },
+      headers: input.request.headers,
+      revision: active.revision,
+      deadlineMs: deadlineMs ?? Date.now() + 1000,
+    });
+    if (!(result instanceof Promise)) return onResult(result);
+    return result.then((r) => {
+      if (abandoned?.())
+        throw new PortcullisError('request_cancelled', 'the caller left before the decision');
+      return onResult(r);
+    });
   }
 
   /**

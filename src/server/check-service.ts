@@ -51,6 +51,8 @@ const FAULT_STATUS: Partial<Record<ErrorCode, grpc.status>> = {
   request_cancelled: grpc.status.CANCELLED,
   resource_exhausted: grpc.status.RESOURCE_EXHAUSTED,
   jwks_unavailable: grpc.status.UNAVAILABLE,
+  resolver_failed: grpc.status.UNAVAILABLE,
+  resolver_bad_response: grpc.status.UNAVAILABLE,
 };
 
 /** What the Check handler is built from. */
@@ -148,15 +150,24 @@ export function createCheckHandler(
     try {
       const input = normalizeCheckRequest(req);
       if (tracer.enabled) span = tracer.startCheck(input.traceparent, 'grpc');
-      const result = authorizer.authorize(input, 'grpc', undefined, () => finished || call.cancelled);
+      const deadline = call.getDeadline();
+      const callerDeadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+      const deadlineMs = Number.isFinite(callerDeadlineMs)
+        ? callerDeadlineMs - 1
+        : Date.now() + options.defaultTimeoutMs;
+      const result = authorizer.authorize(
+        input,
+        'grpc',
+        undefined,
+        () => finished || call.cancelled,
+        deadlineMs,
+      );
       if (!(result instanceof Promise)) {
         respond(result);
         return;
       }
-      // Async work (a token to verify): honour the caller's deadline and cancellation.
-      const deadline = call.getDeadline();
-      const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
-      const budget = Number.isFinite(deadlineMs) ? deadlineMs - Date.now() - 1 : options.defaultTimeoutMs;
+      // Async work (a token to verify, a resource to fetch): honour the deadline and cancellation.
+      const budget = deadlineMs - Date.now();
       timer = setTimeout(
         () =>
           fault(grpc.status.DEADLINE_EXCEEDED, 'deadline_exceeded', 'deadline exceeded before a decision'),

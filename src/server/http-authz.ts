@@ -17,6 +17,13 @@ import {
 import { normalizeHost } from './normalize.js';
 import { joinInto, normalizeTarget } from './path.js';
 
+/** "Cannot decide" conditions answered 503 (the proxy fails closed or open as configured). */
+const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
+  'jwks_unavailable',
+  'resolver_failed',
+  'resolver_bad_response',
+]);
+
 /** Options of the HTTP authorization front door. */
 export interface HttpAuthzOptions {
   readonly pathPrefix: string;
@@ -234,6 +241,7 @@ export function createHttpAuthzServer(
     const onError = (e: unknown) => {
       if (isPortcullisError(e) && e.code === 'no_policy_loaded') fault(503, 'UNAVAILABLE', e.code);
       else if (isPortcullisError(e) && e.code === 'request_cancelled') fault(499, 'CANCELLED', e.code);
+      else if (isPortcullisError(e) && UNAVAILABLE_CODES.has(e.code)) fault(503, 'UNAVAILABLE', e.code);
       else fault(500, 'INTERNAL', 'internal_error');
     };
     if (!acquired) {
@@ -260,6 +268,7 @@ export function createHttpAuthzServer(
           'http',
           undefined,
           () => res.writableEnded || res.destroyed,
+          Date.now() + options.timeoutMs,
         );
         if (result instanceof Promise) result.then(answer, onError);
         else answer(result);

@@ -55,7 +55,7 @@ describe('gRPC Check server (real server, real grpc-js client)', () => {
     const body = JSON.parse(d.http.body);
     expect(body).toMatchObject({ decision: 'deny', reason: 'default_deny' });
     expect(body.decisionId).toBe(
-      responseHeader((r as { response: never }).response, 'x-portcullis-decision-id'),
+      responseHeader((r as Extract<CheckResult, { ok: true }>).response, 'x-portcullis-decision-id'),
     );
   });
 

@@ -27,7 +27,7 @@ const principal: Principal = {
   },
 };
 
-function decision(over: Partial<Decision> & { obligations?: Partial<Obligations> } = {}): Decision {
+function decision(over: Partial<Omit<Decision, 'obligations'>> & { obligations?: Partial<Obligations> } = {}): Decision {
   return {
     allowed: true,
     status: 200,
