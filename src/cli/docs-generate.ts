@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configJsonSchema, renderConfigDoc } from '../config/docs.js';
+import { renderPolicyJsonSchema } from '../policy/json-schema.js';
 import type { CliIo } from './io.js';
 
 /** Every generated document: path relative to the repo root → renderer. */
 export const GENERATED_DOCS: Record<string, () => string> = {
   'docs/config.md': renderConfigDoc,
+  'docs/policy.schema.json': renderPolicyJsonSchema,
   // The chart's own values are maintained in the file itself; only `properties.config` (the
   // Portcullis config, validated by `helm install`) is regenerated from the zod schema.
   'helm/portcullis/values.schema.json': () => {
