@@ -284,8 +284,11 @@ class Puller {
         savedAt: new Date().toISOString(),
       });
     } catch (e) {
+      // The bundle keeps serving; only a restart would fall back to an older one. Counted, so the
+      // bundle-load alert sees a read-only or full last-known-good directory.
+      this.deps.metrics.bundleLoadFailures.inc({ reason: 'bundle_persist_failed' });
       this.deps.logger.error(
-        { err: { message: (e as Error).message }, dir },
+        { err: { code: 'bundle_persist_failed', message: (e as Error).message }, dir, revision },
         'cannot persist the last known good bundle',
       );
     }

@@ -29,6 +29,8 @@ const REDACT_PATHS = [
 
 /** Serializes an error with its registered `code` (PortcullisError) and details. */
 export function serializeError(err: unknown): Record<string, unknown> {
+  // Components log `err: { code, message }` objects (the registered code is the point): keep them.
+  if (typeof err === 'object' && err !== null && !(err instanceof Error)) return { ...err };
   if (!(err instanceof Error)) return { type: typeof err, message: String(err) };
   const out: Record<string, unknown> = { type: err.name, message: err.message };
   if (isPortcullisError(err)) {
