@@ -118,7 +118,6 @@ describe('bundles carrying a candidate set and break-glass exceptions', async ()
     if (!s.ok) return;
     const keys = new Map([...other.trusted, ...key.trusted]);
     const v = await verifyBundle(s.archive, { keys, limits: DEFAULT_LIMITS });
-    });
     expect(v.ok && [v.bundle.candidate !== undefined, v.bundle.breakGlass.length]).toEqual([true, 1]);
   });
 
