@@ -154,7 +154,7 @@ class Replay {
         policy: rec.policy,
         ruleIds: rec.ruleIds,
       },
-      candidate: explainCandidate(this.set, built.input),
+      candidate: explainCandidate(this.set, built.input, rec.ruleIds),
     }));
   }
 

@@ -40,13 +40,22 @@ export const OTHER = '(other)';
 
 const STEPS_KEPT = 12;
 
-/** Keeps only the steps that explain an answer: matched or failed rules, roles and the decision. */
-export function explanationOf(trace: readonly TraceEntry[]): string[] {
+/**
+ * Keeps the steps that explain an answer: selected policies, matched or failed rules, the rules
+ * that produced the recorded answer (`recordedRuleIds`: why they no longer match), the decision.
+ */
+export function explanationOf(
+  trace: readonly TraceEntry[],
+  recordedRuleIds: readonly string[] = [],
+): string[] {
   const out: string[] = [];
   for (const t of trace) {
     const kept =
       t.step === 'decision' ||
-      (t.step === 'rule' && (t.result === 'matched' || t.result === 'error')) ||
+      (t.step === 'rule' &&
+        (t.result === 'matched' ||
+          t.result === 'error' ||
+          recordedRuleIds.includes(`${t.policy}#${t.rule}`))) ||
       (t.step === 'selector' && t.result === 'selected');
     if (!kept) continue;
     const where = t.rule ? `${t.policy}#${t.rule}` : t.policy || '(set)';
@@ -112,8 +121,12 @@ export class ExampleGroups {
   }
 }
 
-/** Explains the candidate's answer for one input. */
-export function explainCandidate(set: CompiledPolicySet, input: PolicyInput): ExplainedOutcome {
+/** Explains the candidate's answer for one input (and what became of the recorded rules). */
+export function explainCandidate(
+  set: CompiledPolicySet,
+  input: PolicyInput,
+  recordedRuleIds: readonly string[],
+): ExplainedOutcome {
   const { decision: d, trace } = set.explain(input);
   return {
     decision: d.allowed ? 'allow' : 'deny',
@@ -121,6 +134,6 @@ export function explainCandidate(set: CompiledPolicySet, input: PolicyInput): Ex
     reason: d.reason,
     policy: d.policy,
     ruleIds: d.ruleIds,
-    explanation: explanationOf(trace),
+    explanation: explanationOf(trace, recordedRuleIds),
   };
 }
