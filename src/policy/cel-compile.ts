@@ -4,10 +4,11 @@
  */
 import { type CelResult, isCelError, parse, plan } from '@bufbuild/cel';
 import type { RequestVars } from './bindings.js';
-import { type CheckIssue, checkExpr } from './cel-check.js';
+import { type CheckIssue, checkExpr, type Expr } from './cel-check.js';
 import { CEL_ENV } from './cel-env.js';
 import { compileFast, compileFastString, type FastBool, type FastString } from './cel-fast.js';
 import { type CType, fits, T, typeName } from './cel-types.js';
+import { celTooComplex, MAX_CEL_AST_DEPTH } from './limits.js';
 
 // The CEL parser costs ~0.2-1 ms per expression; bundles and reloads repeat the same texts.
 // Parsed ASTs are immutable, so they are shared (bounded; cleared when full).
@@ -21,6 +22,44 @@ function parseCached(source: string): ReturnType<typeof parse> {
     parseCache.set(source, p);
   }
   return p;
+}
+
+/** Depth of a parsed expression tree, computed without recursion. */
+function astDepth(root: Expr): number {
+  let max = 0;
+  const stack: [Expr, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [e, d] = stack.pop() as [Expr, number];
+    if (d > max) max = d;
+    if (max > MAX_CEL_AST_DEPTH) return max;
+    for (const child of children(e)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+function children(e: Expr): Expr[] {
+  const k = e.exprKind;
+  switch (k.case) {
+    case 'selectExpr':
+      return k.value.operand ? [k.value.operand] : [];
+    case 'callExpr':
+      return k.value.target ? [k.value.target, ...k.value.args] : [...k.value.args];
+    case 'listExpr':
+      return [...k.value.elements];
+    case 'structExpr':
+      return k.value.entries.flatMap((x) => [
+        ...(x.keyKind.case === 'mapKey' ? [x.keyKind.value] : []),
+        ...(x.value ? [x.value] : []),
+      ]);
+    case 'comprehensionExpr': {
+      const c = k.value;
+      return [c.iterRange, c.accuInit, c.loopCondition, c.loopStep, c.result].filter(
+        (x): x is Expr => x !== undefined,
+      );
+    }
+    default:
+      return [];
+  }
 }
 
 /** A compiled expression. */
@@ -47,6 +86,8 @@ export function compileCel(
   vars: Readonly<Record<string, CType>>,
   expect: CelExpectation,
 ): { ok: true; expr: CompiledCel } | { ok: false; issues: CheckIssue[] } {
+  const complex = celTooComplex(source);
+  if (complex !== undefined) return { ok: false, issues: [{ offset: 0, message: complex }] };
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parseCached(source);
@@ -56,6 +97,12 @@ export function compileCel(
     return {
       ok: false,
       issues: [{ offset: err.location?.start?.offset ?? 0, message: `syntax error: ${message}` }],
+    };
+  }
+  if (astDepth(parsed.expr) > MAX_CEL_AST_DEPTH) {
+    return {
+      ok: false,
+      issues: [{ offset: 0, message: `expression nests deeper than ${MAX_CEL_AST_DEPTH} levels` }],
     };
   }
   const checked = checkExpr(parsed.expr, parsed.sourceInfo?.positions ?? {}, vars);

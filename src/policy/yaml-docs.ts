@@ -12,6 +12,7 @@ import {
   type Node,
   parseAllDocuments,
 } from 'yaml';
+import { yamlTooDeep } from './limits.js';
 import type { Problem } from './types.js';
 
 /** A path inside a document (`['rules', 2, 'when']`). */
@@ -40,6 +41,19 @@ export function formatPath(path: DocPath): string {
 
 /** Parses every document of a file; YAML errors become problems (the broken document is skipped). */
 export function parseYamlDocs(file: string, text: string, problems: Problem[]): ParsedDoc[] {
+  const deep = yamlTooDeep(text);
+  if (deep !== undefined) {
+    const before = text.slice(0, deep.offset);
+    const line = before.split('\n').length;
+    problems.push({
+      file,
+      line,
+      column: deep.offset - before.lastIndexOf('\n'),
+      path: '',
+      message: `YAML: ${deep.message}`,
+    });
+    return [];
+  }
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const list: Document.Parsed[] = Array.isArray(docs) ? docs : [];
