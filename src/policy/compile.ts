@@ -64,6 +64,16 @@ export function compilePolicySet(
   sources: readonly PolicySource[],
   options: CompileOptions = {},
 ): CompileResult {
+  try {
+    return compileChecked(sources, options);
+  } catch (e) {
+    // Defense in depth: a compiler bug is reported as a problem, never thrown at the server.
+    const message = `internal compiler error: ${(e as Error)?.message ?? String(e)}`;
+    return { ok: false, problems: [{ file: sources[0]?.path ?? '', line: 1, column: 1, path: '', message }] };
+  }
+}
+
+function compileChecked(sources: readonly PolicySource[], options: CompileOptions): CompileResult {
   const errors = new ProblemList();
   const warnings = new ProblemList();
   const docs = classifySources(sources, errors);
