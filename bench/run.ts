@@ -14,7 +14,7 @@ import { sidecarBuilt } from './lib/portcullis.js';
 import { type Prepared, prepare } from './lib/prepare.js';
 import type { ProfileSummary } from './lib/profile.js';
 import { type BenchResults, rateRun, renderMarkdown, type ScalingResult } from './lib/report.js';
-import { countPolicies, runBare, runCerbos, runPortcullis, runProfile, runScaling } from './lib/stages.js';
+import { countPolicies, runComparison, runProfile, runScaling } from './lib/stages.js';
 import { buildNotes, computeRatios } from './lib/verdict.js';
 
 const exec = promisify(execFile);
@@ -43,34 +43,33 @@ async function versions(cerbos: string | null): Promise<Record<string, string>> 
   };
 }
 
-/** Runs the selected stages in order: bare, Portcullis (examples, realistic), Cerbos, scaling, profile. */
+/** Runs the selected stages in order: the comparison (bare, Portcullis ×2, Cerbos), scaling, profile. */
 async function runStages(options: BenchOptions, prepared: Prepared): Promise<Measured> {
   const { ctx, dirs } = prepared;
-  const targets: TargetResult[] = [];
-  const step = async (name: string, fn: () => Promise<TargetResult>) => {
-    process.stdout.write(`• ${name}…\n`);
-    targets.push(await fn());
-  };
-  if (options.stages.has('bare')) await step('bare grpc-js', () => runBare(ctx));
-  if (options.stages.has('portcullis')) {
-    await step('Portcullis, examples', () =>
-      runPortcullis(ctx, 'portcullis-examples', 'Portcullis, examples', dirs.examples),
-    );
-    await step('Portcullis, realistic', () =>
-      runPortcullis(ctx, 'portcullis', 'Portcullis, realistic', dirs.realistic),
-    );
-  }
-  const cerbos = ctx.cerbosBinary;
-  if (options.stages.has('cerbos') && cerbos !== null) {
-    await step('Cerbos', () => runCerbos(ctx, cerbos, dirs.cerbos, prepared.services));
+  const has = (stage: string): boolean => options.stages.has(stage as never);
+  const cerbos = has('cerbos') && ctx.cerbosBinary !== null ? ctx.cerbosBinary : null;
+  let targets: TargetResult[] = [];
+  if (has('bare') || has('portcullis') || cerbos !== null) {
+    process.stdout.write('• comparison: starting the servers…\n');
+    targets = await runComparison(ctx, {
+      bare: has('bare'),
+      portcullis: has('portcullis')
+        ? [
+            ['portcullis-examples', 'Portcullis, examples', dirs.examples],
+            ['portcullis', 'Portcullis, realistic', dirs.realistic],
+          ]
+        : [],
+      cerbos:
+        cerbos === null ? null : { binary: cerbos, policyDir: dirs.cerbos, policies: prepared.services },
+    });
   }
   let scaling: ScalingResult[] = [];
-  if (options.stages.has('scaling')) {
+  if (has('scaling')) {
     process.stdout.write(`• scaling ${options.scaling.join(' / ')} policies…\n`);
     scaling = await runScaling(ctx, options.scaling);
   }
   let profile: ProfileSummary | null = null;
-  if (options.stages.has('profile')) {
+  if (has('profile')) {
     process.stdout.write('• profile (node --cpu-prof)…\n');
     profile = await runProfile(ctx, dirs.realistic);
   }
@@ -96,6 +95,7 @@ async function assemble(
     },
     versions: await versions(ctx.cerbosBinary),
     settings: {
+      rounds: options.rounds,
       connections: options.connections,
       streams: options.streams,
       saturatedSec: options.saturatedSec,
@@ -140,11 +140,6 @@ async function main(options: BenchOptions): Promise<void> {
   const outDir = options.write ? join(ROOT, 'bench') : WORK;
   await writeFile(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(join(outDir, 'results.md'), renderMarkdown(results, options.rates));
-  // results.md is committed: format it with the repository's formatter so `make lint` stays clean.
-  if (options.write)
-    await exec(join(ROOT, 'node_modules/.bin/biome'), ['format', '--write', 'bench/results.md'], {
-      cwd: ROOT,
-    });
   printSummary(results, outDir);
 }
 

@@ -37,8 +37,8 @@ export interface LoadResult {
   readonly errored: number;
   /** HTTP 2xx responses — gRPC answers 200 even for a non-OK grpc-status. */
   readonly status2xx: number;
-  /** Per-request latency from `--log-file`, null for saturated runs. */
-  readonly latency: Latency | null;
+  /** Per-request latencies in microseconds from `--log-file` (completed requests), null when saturated. */
+  readonly latencyMicros: number[] | null;
 }
 
 /** Returns the `h2load --version` line, or null when h2load is not installed. */
@@ -68,7 +68,7 @@ function field(stdout: string, pattern: RegExp): number {
 }
 
 /** Parses h2load's summary output. */
-export function parseH2loadOutput(stdout: string): Omit<LoadResult, 'latency'> {
+export function parseH2loadOutput(stdout: string): Omit<LoadResult, 'latencyMicros'> {
   return {
     reqPerSec: field(stdout, /finished in [\d.]+\w+, ([\d.]+) req\/s/),
     total: field(stdout, /requests: (\d+) total/),
@@ -86,17 +86,23 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[rank]!;
 }
 
-/** Parses h2load's `--log-file` (start µs, status, duration µs) into latency percentiles (ms). */
-export function parseLatencyLog(text: string): Latency {
+/** Parses h2load's `--log-file` (start µs, status, duration µs): durations of completed requests. */
+export function parseLatencyLog(text: string): number[] {
   const micros: number[] = [];
   for (const line of text.split('\n')) {
     const [, status, duration] = line.split('\t');
     if (duration !== undefined && status !== '-1') micros.push(Number(duration));
   }
   if (micros.length === 0) throw new Error('h2load log file holds no completed request');
-  micros.sort((a, b) => a - b);
-  const ms = (p: number): number => percentile(micros, p) / 1000;
-  return { p50: ms(50), p90: ms(90), p99: ms(99), max: micros[micros.length - 1]! / 1000 };
+  return micros;
+}
+
+/** Latency percentiles (ms) of request durations in microseconds (null when there are none). */
+export function latencyOf(micros: readonly number[]): Latency | null {
+  if (micros.length === 0) return null;
+  const sorted = [...micros].sort((a, b) => a - b);
+  const ms = (p: number): number => percentile(sorted, p) / 1000;
+  return { p50: ms(50), p90: ms(90), p99: ms(99), max: sorted[sorted.length - 1]! / 1000 };
 }
 
 /** Runs h2load once and returns its figures. */
@@ -105,6 +111,6 @@ export async function runH2load(spec: LoadSpec): Promise<LoadResult> {
   const timeoutMs = (spec.durationSec + spec.warmupSec + 30) * 1000;
   const { stdout } = await run('h2load', h2loadArgs(spec), { timeout: timeoutMs, maxBuffer: 1 << 24 });
   const summary = parseH2loadOutput(stdout);
-  const latency = spec.rps > 0 ? parseLatencyLog(await readFile(spec.logFile, 'utf8')) : null;
-  return { ...summary, latency };
+  const latencyMicros = spec.rps > 0 ? parseLatencyLog(await readFile(spec.logFile, 'utf8')) : null;
+  return { ...summary, latencyMicros };
 }

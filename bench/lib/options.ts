@@ -9,7 +9,11 @@ export type Stage = (typeof STAGES)[number];
 export interface BenchOptions {
   readonly quick: boolean;
   readonly stages: ReadonlySet<Stage>;
+  /** Interleaved rounds over the compared servers. */
+  readonly rounds: number;
+  /** Per round. */
   readonly saturatedSec: number;
+  /** Per round. */
   readonly rateSec: number;
   readonly warmupSec: number;
   readonly connections: number;
@@ -25,12 +29,13 @@ export interface BenchOptions {
 /** Usage text. */
 export const USAGE = `Usage: npx tsx bench/run.ts [flags]    (make bench ARGS="...")
 
-  --quick              short runs (~1.5 min); results go to bench/.work/ unless --write
+  --quick              short runs (~2 min); results go to bench/.work/ unless --write
   --profile            also profile the sidecar under saturated load (node --cpu-prof)
   --only LIST          comma-separated stages: ${STAGES.join(',')} (default: all but profile,
                        plus profile when --profile is given)
-  --duration SEC       saturated run length (default 10, quick 3)
-  --rate-duration SEC  fixed-rate run length (default 8, quick 3)
+  --rounds N           interleaved rounds over the compared servers (default 3, quick 2)
+  --duration SEC       saturated run length per round (default 4, quick 2)
+  --rate-duration SEC  fixed-rate run length per round (default 3, quick 2)
   --rates LIST         fixed total rates in req/s (default 1000,2000)
   --policies N         generated policies in the realistic set (default 250)
   --scaling LIST       policy counts of the scaling runs (default 100,1000,10000)
@@ -53,6 +58,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
       quick: { type: 'boolean' },
       profile: { type: 'boolean' },
       only: { type: 'string' },
+      rounds: { type: 'string' },
       duration: { type: 'string' },
       'rate-duration': { type: 'string' },
       rates: { type: 'string' },
@@ -81,8 +87,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
   return {
     quick,
     stages: new Set((only as Stage[] | undefined) ?? defaults),
-    saturatedSec: one(values.duration, '--duration', quick ? 3 : 10),
-    rateSec: one(values['rate-duration'], '--rate-duration', quick ? 3 : 8),
+    rounds: one(values.rounds, '--rounds', quick ? 2 : 3),
+    saturatedSec: one(values.duration, '--duration', quick ? 2 : 4),
+    rateSec: one(values['rate-duration'], '--rate-duration', quick ? 2 : 3),
     warmupSec: 1,
     connections: 4,
     streams: 16,

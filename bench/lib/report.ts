@@ -52,7 +52,7 @@ function latencyCell(run: RunResult | undefined): string {
 
 function targetRows(targets: readonly TargetResult[], rates: readonly number[]): string[] {
   const head = [
-    '| server | policies | req/s (saturated) | CPU µs/req | CPU cores | ' +
+    '| server | policies | req/s saturated, median (rounds) | CPU µs/req | CPU cores | ' +
       rates.map((r) => `p50/p90/p99/max ms @ ${int(r)} req/s`).join(' | ') +
       ' | peak RSS MiB | verified |',
     `|---|---:|---:|---:|---:|${rates.map(() => '---|').join('')}---:|---|`,
@@ -61,7 +61,8 @@ function targetRows(targets: readonly TargetResult[], rates: readonly number[]):
     const verified = [t.saturated, ...t.rates].every((r) => r.verified) ? 'yes' : 'NO';
     const cells = rates.map((r) => latencyCell(rateRun(t, r)));
     return (
-      `| ${t.label} | ${int(t.policies)} | ${int(t.saturated.reqPerSec)} | ${fixed(t.saturated.cpuMicrosPerRequest, 0)} | ` +
+      `| ${t.label} | ${int(t.policies)} | ${int(t.saturated.reqPerSec)} (${t.saturated.roundsReqPerSec.map(int).join(', ')}) | ` +
+      `${fixed(t.saturated.cpuMicrosPerRequest, 0)} | ` +
       `${fixed(t.saturated.cpuCores)} | ${cells.join(' | ')} | ${fixed(t.peakRssMiB, 0)} | ${verified} |`
     );
   });

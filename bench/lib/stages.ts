@@ -1,10 +1,9 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type LoadPlan, measureTarget, type Target, type TargetResult } from './measure.js';
+import { type LoadPlan, measureTargets, type TargetResult } from './measure.js';
 import { generateMesh } from './mesh-model.js';
 import { readDecisionCounters } from './portcullis.js';
 import { writePortcullisPolicies } from './portcullis-policies.js';
-import type { ServerProcess } from './proc.js';
 import { readProcStats } from './proc.js';
 import { type ProfileSummary, summarizeProfileDir } from './profile.js';
 import type { ScalingResult } from './report.js';
@@ -26,19 +25,6 @@ export interface BenchContext {
   readonly scalingSec: number;
 }
 
-/** Runs `measure` on a started server and always stops the server afterwards. */
-async function withServer<T>(
-  start: () => Promise<Started>,
-  measure: (t: Target, p: ServerProcess) => Promise<T>,
-): Promise<T> {
-  const started = await start();
-  try {
-    return await measure(started.target, started.process);
-  } finally {
-    await started.process.stop();
-  }
-}
-
 /** Counts `kind: Policy` documents under `dir` (test suites excluded). */
 export async function countPolicies(dir: string): Promise<number> {
   let count = 0;
@@ -50,60 +36,70 @@ export async function countPolicies(dir: string): Promise<number> {
   return count;
 }
 
-/** The ceiling: the bare grpc-js server. */
-export function runBare(ctx: BenchContext): Promise<TargetResult> {
-  return withServer(
-    () => startBare(ctx.root, ctx.work, ctx.envoyBody),
-    (target) => measureTarget(target, ctx.plan),
-  );
-}
-
-/** The sidecar serving `policyDir`. */
-export async function runPortcullis(
+/** Starts the sidecar on `policyDir` as a load target (request allowed, deny probes checked). */
+async function sidecarTarget(
   ctx: BenchContext,
   key: string,
   label: string,
   policyDir: string,
-): Promise<TargetResult> {
+  profileDir?: string,
+) {
   const policies = await countPolicies(policyDir);
-  return withServer(
-    () =>
-      startPortcullis({
-        key,
-        label: `${label} (${policies} policies)`,
-        root: ctx.root,
-        work: ctx.work,
-        policyDir,
-        policies,
-        configFile: ctx.portcullisConfig,
-        body: ctx.envoyBody,
-        probes: ctx.probes,
-        timeoutMs: 60_000,
-      }),
-    (target) => measureTarget(target, ctx.plan),
-  );
+  return startPortcullis({
+    key,
+    label: `${label} (${policies} policies)`,
+    root: ctx.root,
+    work: ctx.work,
+    policyDir,
+    policies,
+    configFile: ctx.portcullisConfig,
+    body: ctx.envoyBody,
+    probes: ctx.probes,
+    timeoutMs: 300_000,
+    ...(profileDir === undefined ? {} : { profileDir }),
+  });
 }
 
-/** Cerbos with the equivalent resource policies in `policyDir`. */
-export function runCerbos(
-  ctx: BenchContext,
-  binary: string,
-  policyDir: string,
-  policies: number,
-): Promise<TargetResult> {
-  return withServer(
-    () =>
-      startCerbos({
+/** Which servers the comparison runs, and their policy directories. */
+export interface Comparison {
+  readonly bare: boolean;
+  /** Portcullis runs as [key, label, policy dir]. */
+  readonly portcullis: readonly (readonly [string, string, string])[];
+  /** Cerbos binary and policy directory, when Cerbos runs. */
+  readonly cerbos: { readonly binary: string; readonly policyDir: string; readonly policies: number } | null;
+}
+
+/**
+ * The comparison: starts every selected server (each checked with a real client first), loads them
+ * in interleaved rounds, and stops them all.
+ */
+export async function runComparison(ctx: BenchContext, which: Comparison): Promise<TargetResult[]> {
+  const started: Started[] = [];
+  try {
+    if (which.bare) started.push(await startBare(ctx.root, ctx.work, ctx.envoyBody));
+    for (const [key, label, dir] of which.portcullis) started.push(await sidecarTarget(ctx, key, label, dir));
+    if (which.cerbos !== null) {
+      const { binary, policyDir, policies } = which.cerbos;
+      const options = {
         binary,
-        work: ctx.work,
         policyDir,
         policies,
+        work: ctx.work,
         jwksFile: ctx.jwksFile,
         body: ctx.cerbosBody,
-        timeoutMs: 180_000,
-      }),
-    (target) => measureTarget(target, ctx.plan),
-  );
+      };
+      started.push(await startCerbos({ ...options, timeoutMs: 300_000 }));
+    }
+    process.stdout.write(
+      `  loading ${started.map((s) => s.target.key).join(', ')} in ${ctx.plan.rounds} rounds…\n`,
+    );
+    return await measureTargets(
+      started.map((s) => s.target),
+      ctx.plan,
+    );
+  } finally {
+    for (const s of started) await s.process.stop();
+  }
 }
 
 /**
@@ -113,24 +109,12 @@ export function runCerbos(
 export async function runProfile(ctx: BenchContext, policyDir: string): Promise<ProfileSummary | null> {
   const profileDir = join(ctx.work, 'profile');
   await rm(profileDir, { recursive: true, force: true });
-  const started = await startPortcullis({
-    key: 'portcullis-profile',
-    label: 'profiled',
-    root: ctx.root,
-    work: ctx.work,
-    policyDir,
-    policies: await countPolicies(policyDir),
-    configFile: ctx.portcullisConfig,
-    profileDir,
-    body: ctx.envoyBody,
-    probes: ctx.probes,
-    timeoutMs: 60_000,
-  });
+  const started = await sidecarTarget(ctx, 'portcullis-profile', 'profiled', policyDir, profileDir);
   const spawnedAt = started.sidecar.spawnedAt;
   let window = { fromMs: 0, toMs: 0 };
   try {
     const loadStart = Date.now();
-    await measureTarget(started.target, { ...ctx.plan, rates: [] });
+    await measureTargets([started.target], { ...ctx.plan, rates: [], rounds: 1 });
     window = { fromMs: loadStart - spawnedAt + ctx.plan.warmupSec * 1000, toMs: Date.now() - spawnedAt };
   } finally {
     // The profile is written when the process exits.
@@ -144,34 +128,23 @@ async function scaleOnce(ctx: BenchContext, count: number): Promise<ScalingResul
   const dir = join(ctx.work, `scaling-${count}`);
   await rm(dir, { recursive: true, force: true });
   await writePortcullisPolicies(generateMesh(count), dir);
-  const plan: LoadPlan = { ...ctx.plan, saturatedSec: ctx.scalingSec, rates: [] };
-  const started = await startPortcullis({
-    key: `portcullis-scaling-${count}`,
-    label: `${count} policies`,
-    root: ctx.root,
-    work: ctx.work,
-    policyDir: dir,
-    policies: count,
-    configFile: ctx.portcullisConfig,
-    body: ctx.envoyBody,
-    probes: ctx.probes,
-    timeoutMs: 300_000,
-  });
+  const plan: LoadPlan = { ...ctx.plan, saturatedSec: ctx.scalingSec, rates: [], rounds: 1 };
+  const started = await sidecarTarget(ctx, `portcullis-scaling-${count}`, 'scaling', dir);
   try {
     const before = await readDecisionCounters(started.sidecar.adminPort);
-    const result = await measureTarget(started.target, plan);
+    const [result] = await measureTargets([started.target], plan);
     const after = await readDecisionCounters(started.sidecar.adminPort);
     const evalCount = after.evalCount - before.evalCount;
     const stats = readProcStats(started.process.pid);
     return {
       policies: count,
       startupMs: started.sidecar.startupMs,
-      reqPerSec: result.saturated.reqPerSec,
+      reqPerSec: result!.saturated.reqPerSec,
       evalMeanMicros:
         evalCount === 0 ? Number.NaN : ((after.evalSeconds - before.evalSeconds) / evalCount) * 1e6,
       rssMiB: stats.rssMiB,
       peakRssMiB: stats.peakRssMiB,
-      verified: result.saturated.verified,
+      verified: result!.saturated.verified,
     };
   } finally {
     await started.process.stop();
