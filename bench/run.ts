@@ -12,6 +12,7 @@ import type { TargetResult } from './lib/measure.js';
 import { type BenchOptions, parseOptions, USAGE } from './lib/options.js';
 import { sidecarBuilt } from './lib/portcullis.js';
 import { type Prepared, prepare } from './lib/prepare.js';
+import { type MachineTicks, machineUsage, readMachineTicks } from './lib/proc.js';
 import type { ProfileSummary } from './lib/profile.js';
 import { type BenchResults, rateRun, renderMarkdown, type ScalingResult } from './lib/report.js';
 import { countPolicies, runComparison, runProfile, runScaling } from './lib/stages.js';
@@ -80,7 +81,7 @@ async function assemble(
   options: BenchOptions,
   prepared: Prepared,
   measured: Measured,
-  loadBefore: number,
+  before: { load: number; ticks: MachineTicks },
 ): Promise<BenchResults> {
   const { ctx } = prepared;
   const ratios = computeRatios(measured.targets, measured.scaling);
@@ -91,7 +92,9 @@ async function assemble(
       cores: cpus().length,
       memoryGiB: totalmem() / 2 ** 30,
       kernel: release(),
-      loadBefore,
+      loadBefore: before.load,
+      loadAfter: loadavg()[0] ?? 0,
+      ...machineUsage(before.ticks, readMachineTicks()),
     },
     versions: await versions(ctx.cerbosBinary),
     settings: {
@@ -136,7 +139,8 @@ async function main(options: BenchOptions): Promise<void> {
   if (loadBefore > 0.5)
     process.stdout.write(`! load average ${loadBefore.toFixed(2)}: other work shares the CPUs\n`);
   const prepared = await prepare(ROOT, WORK, options);
-  const results = await assemble(options, prepared, await runStages(options, prepared), loadBefore);
+  const before = { load: loadBefore, ticks: readMachineTicks() };
+  const results = await assemble(options, prepared, await runStages(options, prepared), before);
   const outDir = options.write ? join(ROOT, 'bench') : WORK;
   await writeFile(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(join(outDir, 'results.md'), renderMarkdown(results, options.rates));

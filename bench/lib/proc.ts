@@ -123,3 +123,34 @@ export function parseJsonLine(line: string): Record<string, unknown> | undefined
     return undefined;
   }
 }
+
+/** Whole-machine CPU tick counters from /proc/stat (first line). */
+export interface MachineTicks {
+  readonly total: number;
+  readonly idle: number;
+  readonly steal: number;
+}
+
+/** Reads the aggregate CPU counters of /proc/stat. */
+export function readMachineTicks(): MachineTicks {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user).
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+  return { total: user + nice + system + idle + iowait + irq + softirq + steal, idle: idle + iowait, steal };
+}
+
+/** Machine busy and steal shares (percent of all CPUs) between two readings. */
+export function machineUsage(
+  from: MachineTicks,
+  to: MachineTicks,
+): { busyPercent: number; stealPercent: number } {
+  const total = Math.max(1, to.total - from.total);
+  return {
+    busyPercent: (100 * (total - (to.idle - from.idle))) / total,
+    stealPercent: (100 * (to.steal - from.steal)) / total,
+  };
+}

@@ -25,6 +25,12 @@ export interface BenchResults {
     readonly kernel: string;
     /** 1-minute load average when the run started (other work on the machine). */
     readonly loadBefore: number;
+    /** 1-minute load average at the end. */
+    readonly loadAfter: number;
+    /** Share of all CPUs busy during the run (everything: servers, h2load, other work), percent. */
+    readonly busyPercent: number;
+    /** Share of CPU time the hypervisor gave to other guests (steal), percent. */
+    readonly stealPercent: number;
   };
   readonly versions: Readonly<Record<string, string>>;
   readonly settings: Readonly<Record<string, unknown>>;
@@ -119,7 +125,9 @@ export function renderMarkdown(results: BenchResults, rates: readonly number[]):
     'compare the ratios, not absolute figures from other runs. See bench/README.md for the method.',
     '',
     `- Machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${fixed(results.machine.memoryGiB, 1)} GiB, ` +
-      `Linux ${results.machine.kernel}; load average ${fixed(results.machine.loadBefore)} at start`,
+      `Linux ${results.machine.kernel}; load average ${fixed(results.machine.loadBefore)} at start, ` +
+      `${fixed(results.machine.loadAfter)} at the end; CPUs ${fixed(results.machine.busyPercent, 0)} % busy ` +
+      `during the run (steal ${fixed(results.machine.stealPercent, 1)} %)`,
     `- Versions: ${versions}`,
     `- Load: ${Object.entries(results.settings)
       .map(([k, v]) => `${k}=${String(v)}`)
