@@ -5,6 +5,7 @@ import { type CheckResponse, CheckResponseSchema } from '../gen/envoy/service/au
 import type { StatusCode } from '../gen/envoy/type/v3/http_status_pb.js';
 import type { Decision, HeaderValue, Principal } from '../types.js';
 import type { DecisionConfig } from './config.js';
+import { encodeCheckResponse } from './encode.js';
 import { isRemovableHeader, isValidHeaderName, isValidHeaderValue } from './headers.js';
 
 /** gRPC status codes used in CheckResponse.status (google.rpc.Code). */
@@ -49,18 +50,9 @@ export function denyHttpStatus(decision: Decision): number {
   return custom >= 400 && custom <= 599 ? custom : decision.status === 401 ? 401 : 403;
 }
 
-function option(name: string, value: string): HeaderValueOption {
+export function option(name: string, value: string): HeaderValueOption {
   // Contract fact 22: always set `append` explicitly; false overwrites on every Envoy version.
   return create(HeaderValueOptionSchema, { header: { key: name, value }, append: false });
-}
-
-/** Keeps only headers Envoy will accept (contract fact 27); invalid ones are never sent. */
-function validOptions(headers: readonly HeaderValue[]): HeaderValueOption[] {
-  const out: HeaderValueOption[] = [];
-  for (const h of headers) {
-    if (isValidHeaderName(h.name) && isValidHeaderValue(h.value)) out.push(option(h.name, h.value));
-  }
-  return out;
 }
 
 /** Envoy access-log metadata, stored under `envoy.filters.http.ext_authz` (contract fact 26). */
@@ -74,6 +66,28 @@ export function dynamicMetadata(decision: Decision, ctx: ResponseContext): JsonO
     bundle_revision: ctx.revision,
     principal_type: ctx.principal?.type ?? 'anonymous',
   };
+}
+
+/** Everything a CheckResponse says, computed once; rendered as a message or as wire bytes. */
+export interface ResponseParts {
+  readonly allowed: boolean;
+  /** google.rpc.Code of CheckResponse.status. */
+  readonly rpcCode: number;
+  readonly rpcMessage: string;
+  /** Allow: upstream request headers. Deny: response headers. Valid names/values only. */
+  readonly headers: readonly HeaderValue[];
+  /** Allow only. */
+  readonly remove: readonly string[];
+  /** Allow only: headers added to the downstream response. */
+  readonly responseHeaders: readonly HeaderValue[];
+  /** Deny only. */
+  readonly httpStatus: number;
+  readonly body: string;
+  readonly metadata: JsonObject;
+}
+
+function valid(headers: readonly HeaderValue[]): HeaderValue[] {
+  return headers.filter((h) => isValidHeaderName(h.name) && isValidHeaderValue(h.value));
 }
 
 /** Creates the respond stage: Decision → Envoy CheckResponse. */
@@ -97,48 +111,77 @@ export function createResponder(config: DecisionConfig) {
     return { set, remove: [...new Set(remove)].filter(isRemovableHeader) };
   }
 
-  /** Turns an allow or deny Decision into the CheckResponse Envoy reads (contract facts 18–27). */
-  function toCheckResponse(decision: Decision, ctx: ResponseContext): CheckResponse {
+  /** What the response to `decision` says (contract facts 18–27). */
+  function parts(decision: Decision, ctx: ResponseContext): ResponseParts {
     const metadata = dynamicMetadata(decision, ctx);
     if (decision.allowed) {
       const { set, remove } = allowHeaders(decision, ctx);
-      return create(CheckResponseSchema, {
-        status: { code: RPC_OK },
-        httpResponse: {
-          case: 'okResponse',
-          value: {
-            headers: validOptions(set),
-            headersToRemove: remove,
-            responseHeadersToAdd: validOptions(decision.obligations.responseHeaders),
-          },
-        },
-        dynamicMetadata: metadata,
-      });
+      return {
+        allowed: true,
+        rpcCode: RPC_OK,
+        rpcMessage: '',
+        headers: valid(set),
+        remove,
+        responseHeaders: valid(decision.obligations.responseHeaders),
+        httpStatus: 0,
+        body: '',
+        metadata,
+      };
     }
-    const status = denyHttpStatus(decision);
     const headers: HeaderValue[] = [{ name: 'content-type', value: 'application/json' }];
     if (config.decisionIdHeader) headers.push({ name: config.decisionIdHeader, value: ctx.decisionId });
     if (decision.status === 401)
       headers.push({ name: 'www-authenticate', value: wwwAuthenticate(decision, config.realm) });
     headers.push(...decision.obligations.responseHeaders);
+    return {
+      allowed: false,
+      rpcCode: decision.status === 401 ? RPC_UNAUTHENTICATED : RPC_PERMISSION_DENIED,
+      rpcMessage: decision.reason,
+      headers: valid(headers),
+      remove: [],
+      responseHeaders: [],
+      httpStatus: denyHttpStatus(decision),
+      body: JSON.stringify(denyBody(decision, ctx.decisionId)),
+      metadata,
+    };
+  }
+
+  /** Turns an allow or deny Decision into the CheckResponse message Envoy reads. */
+  function toCheckResponse(decision: Decision, ctx: ResponseContext): CheckResponse {
+    const p = parts(decision, ctx);
+    const options = (hs: readonly HeaderValue[]) => hs.map((h) => option(h.name, h.value));
     return create(CheckResponseSchema, {
-      status: {
-        code: decision.status === 401 ? RPC_UNAUTHENTICATED : RPC_PERMISSION_DENIED,
-        message: decision.reason,
-      },
-      httpResponse: {
-        case: 'deniedResponse',
-        value: {
-          status: { code: status as StatusCode },
-          headers: validOptions(headers),
-          body: JSON.stringify(denyBody(decision, ctx.decisionId)),
-        },
-      },
-      dynamicMetadata: metadata,
+      status: p.allowed ? { code: p.rpcCode } : { code: p.rpcCode, message: p.rpcMessage },
+      httpResponse: p.allowed
+        ? {
+            case: 'okResponse',
+            value: {
+              headers: options(p.headers),
+              headersToRemove: [...p.remove],
+              responseHeadersToAdd: options(p.responseHeaders),
+            },
+          }
+        : {
+            case: 'deniedResponse',
+            value: {
+              status: { code: p.httpStatus as StatusCode },
+              headers: options(p.headers),
+              body: p.body,
+            },
+          },
+      dynamicMetadata: p.metadata,
     });
   }
 
-  return { toCheckResponse };
+  /**
+   * The same CheckResponse as wire bytes, written directly with protobuf-es's BinaryWriter: the hot
+   * path skips building a message (a test checks the bytes equal toBinary(toCheckResponse(...))).
+   */
+  function toCheckResponseBytes(decision: Decision, ctx: ResponseContext): Uint8Array {
+    return encodeCheckResponse(parts(decision, ctx));
+  }
+
+  return { toCheckResponse, toCheckResponseBytes };
 }
 
 /** The respond stage. */

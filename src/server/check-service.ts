@@ -3,12 +3,7 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import type { Responder } from '../decision/index.js';
 import { type ErrorCode, isPortcullisError } from '../errors.js';
-import {
-  type CheckRequest,
-  CheckRequestSchema,
-  type CheckResponse,
-  CheckResponseSchema,
-} from '../gen/envoy/service/auth/v3/external_auth_pb.js';
+import { type CheckRequest, CheckRequestSchema } from '../gen/envoy/service/auth/v3/external_auth_pb.js';
 import type { CheckSpan, CheckTracer } from '../telemetry/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Authorized, Authorizer } from './authorizer.js';
@@ -36,8 +31,9 @@ export const authorizationService = {
     responseStream: false,
     requestSerialize: (m: CheckRequest) => Buffer.from(toBinary(CheckRequestSchema, m)),
     requestDeserialize: deserialize,
-    responseSerialize: (m: CheckResponse) => Buffer.from(toBinary(CheckResponseSchema, m)),
-    responseDeserialize: (b: Buffer) => fromBinary(CheckResponseSchema, b),
+    // The handler answers with CheckResponse wire bytes (decision/encode.ts), not a message.
+    responseSerialize: (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    responseDeserialize: (b: Buffer): Uint8Array => b,
   },
 } satisfies grpc.ServiceDefinition;
 
@@ -76,7 +72,7 @@ export interface CheckHandlerOptions {
 export function createCheckHandler(
   deps: CheckHandlerDeps,
   options: CheckHandlerOptions,
-): grpc.handleUnaryCall<CheckRequest | Undecodable, CheckResponse> {
+): grpc.handleUnaryCall<CheckRequest | Undecodable, Uint8Array> {
   const { authorizer, responder, metrics, tracer } = deps;
   let inFlight = 0;
   const inFlightGauge = metrics.inFlight.labels({ api: 'grpc' });
@@ -89,7 +85,7 @@ export function createCheckHandler(
 
     const finish = (
       err: grpc.ServiceError | null,
-      res: CheckResponse | undefined,
+      res: Uint8Array | undefined,
       outcome: 'allow' | 'deny' | 'fault',
       reason: string,
     ) => {
@@ -124,7 +120,7 @@ export function createCheckHandler(
       if (finished) return;
       try {
         const outcome = r.decision.allowed ? 'allow' : 'deny';
-        finish(null, responder.toCheckResponse(r.decision, r), outcome, r.decision.reason);
+        finish(null, responder.toCheckResponseBytes(r.decision, r), outcome, r.decision.reason);
       } catch (e) {
         onError(e);
       }

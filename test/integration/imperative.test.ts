@@ -77,7 +77,7 @@ describe('imperative authorization: resolvers on Check, parity with the check AP
         res.writeHead(inv ? 200 : 404, { 'content-type': 'application/json' });
         res.end(JSON.stringify(inv ?? { error: 'no such invoice' }));
       };
-      if (id === 'slow') setTimeout(send, 400);
+      if (id === 'slow') setTimeout(send, 1500);
       else if (id === 'coalesce')
         setTimeout(() => {
           res.writeHead(200, { 'content-type': 'application/json' });
@@ -98,8 +98,8 @@ describe('imperative authorization: resolvers on Check, parity with the check AP
       {
         identity: { jwt: { providers: [{ issuer: 'https://idp.test', jwks: { inline: { keys: [jwk] } } }] } },
         resolvers: {
-          invoices: { url: `${base}/tenants/{tenant}/invoices/{id}`, timeout: '100ms' },
-          strict: { url: `${base}/tenants/{tenant}/invoices/{id}`, timeout: '100ms', failureMode: 'deny' },
+          invoices: { url: `${base}/tenants/{tenant}/invoices/{id}`, timeout: '600ms' },
+          strict: { url: `${base}/tenants/{tenant}/invoices/{id}`, timeout: '600ms', failureMode: 'deny' },
         },
       },
       await policyDir({ 'invoices.yaml': INVOICES, 'routes.yaml': ROUTES }),
