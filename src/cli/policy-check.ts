@@ -7,8 +7,8 @@ import {
   compilePolicySet,
   formatProblem,
   loadPolicySources,
+  type TraceEntry,
 } from '../policy/index.js';
-import type { TraceEntry } from '../policy/types.js';
 import type { CliIo } from './io.js';
 
 const USAGE =

@@ -1,7 +1,6 @@
 /** `portcullis lint [dir] [--now RFC3339]`: policy findings that compile but are likely mistakes. */
 import { isPortcullisError } from '../errors.js';
-import { formatProblem, loadPolicySources } from '../policy/index.js';
-import { lintPolicySources } from '../policy/lint.js';
+import { formatProblem, lintPolicySources, loadPolicySources } from '../policy/index.js';
 import type { CliIo } from './io.js';
 
 const USAGE = 'usage: portcullis lint [dir] [--now RFC3339]   (exit 0 clean, 1 findings, 2 errors)\n';

@@ -1,9 +1,13 @@
 /** `portcullis test [dir] [--junit out.xml]`: runs the *_test.yaml policy suites. */
 import { writeFile } from 'node:fs/promises';
 import { isPortcullisError } from '../errors.js';
-import { formatProblem, loadPolicySources } from '../policy/index.js';
-import { toJUnitXml } from '../policy/junit.js';
-import { formatTestTable, runPolicyTests } from '../policy/test-runner.js';
+import {
+  formatProblem,
+  formatTestTable,
+  loadPolicySources,
+  runPolicyTests,
+  toJUnitXml,
+} from '../policy/index.js';
 import type { CliIo } from './io.js';
 
 const USAGE = 'usage: portcullis test [dir] [--junit out.xml]\n';

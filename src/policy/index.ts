@@ -22,8 +22,12 @@ export {
   resourceFixtureSchema,
 } from './fixtures.js';
 export { renderPolicyJsonSchema } from './json-schema.js';
+export { toJUnitXml } from './junit.js';
+export { LINT_CODES, type LintCode, type LintFinding, type LintResult, lintPolicySources } from './lint.js';
 export { loadPolicySources } from './load.js';
+export { describePlan } from './plan.js';
 export { formatProblem, sortProblems } from './problems.js';
+export { formatTestTable, runPolicyTests, type TestCaseResult, type TestRunResult } from './test-runner.js';
 export type {
   CompiledPolicySet,
   CompileResult,
