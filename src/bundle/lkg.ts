@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** File name of the persisted bundle in the last-known-good directory. */
@@ -23,9 +23,13 @@ export async function writeFileAtomic(dir: string, name: string, data: Uint8Arra
   try {
     await fh.writeFile(data);
     await fh.sync();
-  } finally {
-    await fh.close();
+  } catch (e) {
+    // A full disk (ENOSPC, EFBIG): never leave the partial temp file taking the space that is left.
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw e;
   }
+  await fh.close();
   try {
     await rename(tmp, join(dir, name));
   } catch (e) {
@@ -46,10 +50,21 @@ export async function saveLastKnownGood(dir: string, archive: Uint8Array, meta: 
   await writeFileAtomic(dir, LKG_META_FILE, Buffer.from(`${JSON.stringify(meta)}\n`));
 }
 
-/** Reads the persisted bundle; undefined when there is none. Metadata is best effort. */
+/**
+ * Removes temp files a killed process left mid-write (`.bundle.tar.gz.<pid>.<rand>.tmp`); they would
+ * pile up, crash after crash, in the space the next bundle needs. Read at start, before any write.
+ */
+async function removeStaleTemps(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const stale = names.filter((n) => n.startsWith('.') && n.endsWith('.tmp'));
+  await Promise.all(stale.map((n) => rm(join(dir, n), { force: true }).catch(() => undefined)));
+}
+
+/** Reads the persisted bundle (after removing stale temp files); undefined when there is none. Metadata is best effort. */
 export async function readLastKnownGood(
   dir: string,
 ): Promise<{ archive: Buffer; meta: LkgMeta | undefined } | undefined> {
+  await removeStaleTemps(dir);
   let archive: Buffer;
   try {
     archive = await readFile(join(dir, LKG_BUNDLE_FILE));
