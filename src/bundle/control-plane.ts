@@ -8,6 +8,7 @@ import { createBundleServer, DEFAULT_MAX_WAIT_MS, type PublishedBundle } from '.
 import { handleRolloutAdmin, type RolloutResult } from './control-plane-admin.js';
 import type { SigningKey } from './keys.js';
 import { onSources, promote, rollback, type ServiceRollout, type Transition } from './rollout-state.js';
+import { readRolloutState, writeRolloutState } from './rollout-store.js';
 import { ANY_SERVICE, partitionByService, sourcesDigest } from './services.js';
 import { formatProblems } from './verify.js';
 
@@ -46,6 +47,11 @@ export interface ControlPlaneOptions {
   readonly breakGlassDir?: string | undefined;
   /** Bearer token the rollout admin endpoints require; unset = none (bind to localhost). */
   readonly adminToken?: string | undefined;
+  /**
+   * Staged mode: where the stable sources are kept across restarts (without it a restart makes the
+   * directory's content stable, i.e. publishes a pending change to every sidecar).
+   */
+  readonly stateDir?: string | undefined;
 }
 
 /** A service's rollout state as `/v1/revisions` and `/v1/rollout` show it. */
@@ -139,6 +145,8 @@ const NOTHING_PUBLISHED: Published = { stableKey: '', stableRev: 0, canaryKey: '
 /** The control plane's state: rollout state per service, rejections, the watchers and the build loop. */
 class Plane {
   private readonly state = new Map<string, ServiceRollout>();
+  /** Persisted stable sources (stateDir), used until a service is built for the first time. */
+  private restored = new Map<string, ServiceRollout>();
   private readonly published = new Map<string, Published>();
   private readonly rejected = new Map<string, Rejection>();
   private readonly server;
@@ -164,6 +172,8 @@ class Plane {
   }
 
   async start(): Promise<number> {
+    if (this.staged && this.options.stateDir !== undefined)
+      this.restored = await readRolloutState(this.options.stateDir);
     await this.rebuild();
     if (this.options.watch !== false) {
       const dirs = [this.options.policiesDir, this.options.breakGlassDir].filter((d) => d !== undefined);
@@ -363,7 +373,7 @@ class Plane {
   /** Checks new directory content of a service (compile + tests) and moves its rollout state. */
   private async buildService(service: string, sources: readonly PolicySource[]): Promise<void> {
     const digest = sourcesDigest(sources);
-    const cur = this.state.get(service);
+    const cur = this.state.get(service) ?? this.restored.get(service);
     if (digest !== cur?.stable.digest && digest !== cur?.pending?.digest) {
       const compiled = compilePolicySet(sources);
       if (!compiled.ok)
@@ -418,7 +428,18 @@ class Plane {
     const canaryRev = pending === undefined ? 0 : (canary?.manifest.revision ?? pub.canaryRev);
     this.published.set(service, { stableKey, stableRev, canaryKey, canaryRev });
     this.state.set(service, next);
+    await this.persist();
     return true;
+  }
+
+  /** Saves the stable sources (staged mode with a state directory); a failure is logged, never fatal. */
+  private async persist(): Promise<void> {
+    if (!this.staged || this.options.stateDir === undefined) return;
+    try {
+      await writeRolloutState(this.options.stateDir, this.state);
+    } catch (e) {
+      this.deps.logger.error({ err: { message: (e as Error).message } }, 'cannot persist the rollout state');
+    }
   }
 
   /** Builds and signs one bundle with the next revision; a failure is recorded as a rejection. */

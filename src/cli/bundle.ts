@@ -18,10 +18,11 @@ import { type CliIo, UsageError } from './io.js';
 const USAGE = `Usage: portcullis bundle <build|sign|verify|inspect> ...
 
   bundle build DIR --revision N --out FILE [--key KEY] [--kid KID] [--service S] [--name NAME]
-               [--source-commit SHA] [--test]
+               [--source-commit SHA] [--test] [--candidate DIR]
       Compiles DIR (an invalid policy never becomes a bundle; --test also runs its *_test.yaml
       suites), writes a tar.gz with manifest.json (SHA-256 of every file) and, with --key, its
-      detached JWS signature manifest.jws.
+      detached JWS signature manifest.jws. --candidate DIR ships DIR as the candidate set: sidecars
+      evaluate it in shadow and count disagreements (docs/safe-change.md).
   bundle sign FILE --key KEY [--kid KID] [--out FILE]
       Signs (or re-signs) a built bundle; in place unless --out is given.
   bundle verify FILE --keys JWKS [--keys JWKS ...] [--service S]
@@ -42,6 +43,7 @@ const OPTIONS = {
   name: { type: 'string' },
   'source-commit': { type: 'string' },
   test: { type: 'boolean' },
+  candidate: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -78,6 +80,7 @@ async function build(dir: string, v: Values, io: CliIo): Promise<number> {
     service: v.service,
     sourceCommit: v['source-commit'],
     key,
+    ...(v.candidate === undefined ? {} : { candidate: await loadPolicySources(v.candidate) }),
   });
   if (!r.ok) return rejected(io, r);
   await writeFile(v.out, r.bundle.archive);

@@ -38,6 +38,8 @@ stays published (see GET /v1/revisions).
   --break-glass-dir DIR   break-glass exceptions (*.jws, portcullis break-glass issue): shipped
                           in every bundle at once, never staged
   --admin-token TOKEN     bearer token required by POST /v1/rollout/* (also PORTCULLIS_ADMIN_TOKEN)
+  --state-dir DIR         --staged: keep the stable sources here, so a restart does not promote
+                          the pending change (a canary ends with a restart)
   --log-level LEVEL       trace|debug|info|warn|error (default info)`;
 
 /** Runs the `*_test.yaml` suites among a service's sources (none = pass); failures list every problem and failed case. */
@@ -77,6 +79,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       staged: { type: 'boolean' },
       'break-glass-dir': { type: 'string' },
       'admin-token': { type: 'string' },
+      'state-dir': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -103,6 +106,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       rollout: v.staged ? 'staged' : 'immediate',
       breakGlassDir: v['break-glass-dir'],
       adminToken: v['admin-token'] ?? process.env.PORTCULLIS_ADMIN_TOKEN,
+      stateDir: v['state-dir'],
     },
     { logger, runTests: runServiceTests },
   );

@@ -122,6 +122,37 @@ describe('portcullis replay', () => {
     ]);
   });
 
+  it('bundle build --candidate ships a candidate set that replay then uses', async () => {
+    const enforced = await writeDir('enforced', ENFORCED);
+    const out = join(dir, 'built.tar.gz');
+    const b = await cli(
+      'bundle',
+      'build',
+      enforced,
+      '--revision',
+      '9',
+      '--out',
+      out,
+      '--key',
+      join(dir, 'key.jwk'),
+      '--candidate',
+      join(dir, 'candidate'),
+    );
+    expect(b.code).toBe(0);
+    const r = await cli(
+      'replay',
+      '--policies',
+      out,
+      '--log',
+      join(dir, 'decisions.jsonl'),
+      '--keys',
+      join(dir, 'jwks.json'),
+      '--json',
+      '-',
+    );
+    expect([r.code, JSON.parse(r.stdout).changed]).toEqual([0, 3]);
+  });
+
   it.each([
     [[], 'required'],
     [['--policies', 'x', '--log', 'y', '--since', 'yesterday'], '--since'],

@@ -45,11 +45,14 @@ async function write(files: Record<string, string>) {
   }
 }
 
-async function start(rollout: 'staged' | 'immediate' = 'staged', adminToken?: string) {
-  dir = await mkdtemp(join(tmpdir(), 'portcullis-staged-'));
-  bgDir = join(dir, '.break-glass');
-  await mkdir(bgDir);
-  await write(ENFORCED);
+/** Starts a control plane; with `stateDir`, on the same policy directory as before (a restart). */
+async function start(rollout: 'staged' | 'immediate' = 'staged', adminToken?: string, stateDir?: string) {
+  if (stateDir === undefined) {
+    dir = await mkdtemp(join(tmpdir(), 'portcullis-staged-'));
+    bgDir = join(dir, '.break-glass');
+    await mkdir(bgDir);
+    await write(ENFORCED);
+  }
   cp = createControlPlane(
     {
       policiesDir: dir,
@@ -59,6 +62,7 @@ async function start(rollout: 'staged' | 'immediate' = 'staged', adminToken?: st
       rollout,
       breakGlassDir: bgDir,
       adminToken,
+      stateDir,
     },
     { logger, runTests: runServiceTests },
   );
@@ -183,6 +187,27 @@ describe('staged control plane', () => {
     const after = await pull(IN30);
     expect(after).toMatchObject({ track: 'stable', checkoutDeletes: true, candidateDeletes: false });
     expect(after.revision).toBeGreaterThan(canary.revision);
+  });
+
+  it('with a state directory, a restart keeps enforcing the stable sources: the change stays in shadow', async () => {
+    await start();
+    const state = join(dir, '.state');
+    await cp?.stop();
+    await start('staged', undefined, state);
+    await change();
+    await cp?.promote('orders', 30);
+    await cp?.stop();
+    await start('staged', undefined, state);
+    expect(await pull(IN30)).toMatchObject({
+      track: 'stable',
+      checkoutDeletes: true,
+      candidateDeletes: false,
+    });
+    expect((await cp?.promote('orders', 100))?.ok).toBe(true);
+    await cp?.stop();
+    await start('staged', undefined, state);
+    expect(await pull(OUT)).toMatchObject({ checkoutDeletes: false, candidateDeletes: undefined });
+    expect(cp?.revisions().rollout.orders?.canRollback).toBe(true);
   });
 
   it.each([
