@@ -44,6 +44,28 @@ export function parseJwks(text: string): KeySet | string {
   }
 }
 
+/**
+ * Reads a response body as UTF-8, failing as soon as it passes `max` bytes: a chunked (no
+ * content-length) or endless answer must not be buffered whole before the size check.
+ */
+async function readBounded(res: Response, max: number): Promise<string> {
+  const reader = res.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`response larger than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** The keys of one provider, kept current in the background. */
 export class JwksSource {
   private keys: KeySet | null = null;
@@ -192,10 +214,7 @@ export class JwksSource {
       await res.body?.cancel();
       throw new Error(`response larger than ${remote.maxBytes} bytes`);
     }
-    const text = await res.text();
-    if (Buffer.byteLength(text) > remote.maxBytes)
-      throw new Error(`response larger than ${remote.maxBytes} bytes`);
-    return this.install(text, Date.now());
+    return this.install(await readBounded(res, remote.maxBytes), Date.now());
   }
 
   private schedule(ok: boolean, error?: unknown): void {
