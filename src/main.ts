@@ -106,6 +106,7 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
         pathPrefix: httpCfg.pathPrefix,
         maxBodyBytes: httpCfg.maxBodyBytes,
         timeoutMs: config.server.defaultTimeout,
+        tracer,
         limits: config.server.limits,
         maxInFlight: config.server.maxInFlight,
       })

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { DecisionConfig } from '../decision/index.js';
 import { toHttpResponse } from '../decision/index.js';
 import { isPortcullisError } from '../errors.js';
+import type { CheckTracer } from '../telemetry/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { AuthzInput, PeerInput } from '../types.js';
 import type { Authorized, Authorizer } from './authorizer.js';
@@ -29,6 +30,8 @@ export interface HttpAuthzOptions {
   readonly pathPrefix: string;
   readonly maxBodyBytes: number;
   readonly timeoutMs: number;
+  /** Check spans (a no-op when tracing is off). */
+  readonly tracer?: CheckTracer;
   /** Content limits: header count and bytes (the body is bounded by `maxBodyBytes`). */
   readonly limits?: LimitsConfig;
   /** Requests decided at once; more are answered 503 (fault RESOURCE_EXHAUSTED). */
@@ -209,23 +212,30 @@ export function createHttpAuthzServer(
     const start = process.hrtime.bigint();
     inFlight.inc();
     const acquired = slots.tryAcquire();
-    let outcome = 'fault';
+    let outcome: 'allow' | 'deny' | 'fault' = 'fault';
+    let reason = 'internal_error';
+    const span = options.tracer?.enabled
+      ? options.tracer.startCheck(req.headers.traceparent?.toString() ?? '', 'http')
+      : undefined;
     res.once('close', () => {
       inFlight.dec();
       if (acquired) slots.release();
       metrics.checkDuration.observe({ api: 'http', outcome }, Number(process.hrtime.bigint() - start) / 1e9);
+      span?.end({ outcome, reason });
     });
-    const fault = (status: number, code: string, reason: string) => {
-      metrics.faults.inc({ code, reason });
+    const fault = (status: number, code: string, why: string) => {
+      reason = why;
+      metrics.faults.inc({ code, reason: why });
       send(
         res,
         status,
         [{ name: 'content-type', value: 'application/json' }],
-        JSON.stringify({ decision: 'error', reason }),
+        JSON.stringify({ decision: 'error', reason: why }),
       );
     };
     const answer = (r: Authorized) => {
       outcome = r.decision.allowed ? 'allow' : 'deny';
+      reason = r.decision.reason;
       const out = toHttpResponse(decision, r.decision, r);
       send(res, out.status, out.headers, out.body);
     };
