@@ -81,7 +81,7 @@ export interface Metrics {
   readonly failureModes: Counter<'policy' | 'mode' | 'reason'>;
   /** Decisions turned into an allow by a break-glass exception, by exception id. */
   readonly breakGlassDecisions: Counter<'exception'>;
-  /** The rollout track of the active bundle (value 1): track (stable|canary|local), candidate (true|false). */
+  /** Rollout track of the active bundle (value 1; set by the bundle puller): track (stable|canary), candidate (true|false). */
   readonly rolloutInfo: Gauge<'track' | 'candidate'>;
 }
 
