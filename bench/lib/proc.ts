@@ -113,6 +113,16 @@ export function startProcess(
   };
 }
 
+/** Runs `fn`; when it fails, stops `child` before rethrowing, so no server outlives a failed start. */
+export async function stopOnFailure<T>(child: ServerProcess, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    await child.stop(2000);
+    throw error;
+  }
+}
+
 /** Parses a JSON log line, or returns undefined when the line is not a JSON object. */
 export function parseJsonLine(line: string): Record<string, unknown> | undefined {
   if (!line.startsWith('{')) return undefined;

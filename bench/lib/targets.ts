@@ -8,7 +8,7 @@ import { CERBOS_CHECK_PATH, cerbosConfigYaml } from './cerbos.js';
 import type { Target } from './measure.js';
 import { freePort, grpcUnary, httpText, sumMetric, waitForHttp } from './net.js';
 import { CHECK_PATH, checkOnce, readDecisionCounters, type Sidecar, startSidecar } from './portcullis.js';
-import { parseJsonLine, type ServerProcess, startProcess } from './proc.js';
+import { parseJsonLine, type ServerProcess, startProcess, stopOnFailure } from './proc.js';
 import { frameGrpcMessage } from './request.js';
 
 const run = promisify(execFile);
@@ -36,10 +36,12 @@ export async function startBare(root: string, work: string, body: Uint8Array): P
   );
   const started = Date.now();
   const child = startProcess('bare', 'node', [bundle], { logFile: join(work, 'bare.log'), cwd: root });
-  const line = await child.waitForLine((l) => l.includes('"bare serving"'), 10_000);
-  const grpcPort = Number(parseJsonLine(line)?.grpcPort);
-  await checkOnce(grpcPort, body).then((o) => {
-    if (o.code !== 0) throw new Error(`bare server answered code ${o.code}`);
+  const grpcPort = await stopOnFailure(child, async () => {
+    const line = await child.waitForLine((l) => l.includes('"bare serving"'), 10_000);
+    const port = Number(parseJsonLine(line)?.grpcPort);
+    const outcome = await checkOnce(port, body);
+    if (outcome.code !== 0) throw new Error(`bare server answered code ${outcome.code}`);
+    return port;
   });
   const bodyFile = join(work, 'check-request.bin');
   await writeFile(bodyFile, frameGrpcMessage(body));
@@ -115,15 +117,16 @@ export async function startPortcullis(
     ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
     ...(options.profileDir === undefined ? {} : { profileDir: options.profileDir }),
   });
-  const outcome = await checkOnce(sidecar.grpcPort, options.body);
-  const probeProblems = await checkProbes(sidecar.grpcPort, options.probes);
-  if (outcome.code !== 0 || probeProblems !== '') {
-    await sidecar.process.stop();
-    throw new Error(
-      `${options.label}: the benchmark request was not allowed (code ${outcome.code}, ` +
-        `HTTP ${outcome.deniedStatus}): ${outcome.deniedBody} ${probeProblems}\n${sidecar.process.tail(10)}`,
-    );
-  }
+  await stopOnFailure(sidecar.process, async () => {
+    const outcome = await checkOnce(sidecar.grpcPort, options.body);
+    const probeProblems = await checkProbes(sidecar.grpcPort, options.probes);
+    if (outcome.code !== 0 || probeProblems !== '') {
+      throw new Error(
+        `${options.label}: the benchmark request was not allowed (code ${outcome.code}, ` +
+          `HTTP ${outcome.deniedStatus}): ${outcome.deniedBody} ${probeProblems}\n${sidecar.process.tail(10)}`,
+      );
+    }
+  });
   const bodyFile = join(options.work, `${options.key}-request.bin`);
   await writeFile(bodyFile, frameGrpcMessage(options.body));
   const target: Target = {
@@ -169,20 +172,22 @@ export async function startCerbos(options: CerbosTargetOptions): Promise<Started
       env: { ...process.env, CERBOS_NO_TELEMETRY: '1' },
     },
   );
-  await waitForHttp(`http://127.0.0.1:${httpPort}/_cerbos/health`, options.timeoutMs, () => !child.exited());
-  const startupMs = Date.now() - started;
-  const response = fromBinary(
-    CheckResourcesResponseSchema,
-    await grpcUnary(grpcPort, CERBOS_CHECK_PATH, options.body),
-  );
-  const effects = Object.values(response.results[0]?.actions ?? {});
-  // Effect 1 = EFFECT_ALLOW (cerbos.effect.v1.Effect).
-  if (effects.length === 0 || effects.some((e) => e !== 1)) {
-    await child.stop();
-    throw new Error(
-      `Cerbos did not allow the benchmark request: ${JSON.stringify(response.results[0] ?? {})}`,
+  const startupMs = await stopOnFailure(child, async () => {
+    await waitForHttp(
+      `http://127.0.0.1:${httpPort}/_cerbos/health`,
+      options.timeoutMs,
+      () => !child.exited(),
     );
-  }
+    const readyMs = Date.now() - started;
+    const bytes = await grpcUnary(grpcPort, CERBOS_CHECK_PATH, options.body);
+    const result = fromBinary(CheckResourcesResponseSchema, bytes).results[0];
+    const effects = Object.values(result?.actions ?? {});
+    // Effect 1 = EFFECT_ALLOW (cerbos.effect.v1.Effect).
+    if (effects.length === 0 || effects.some((e) => e !== 1)) {
+      throw new Error(`Cerbos did not allow the benchmark request: ${JSON.stringify(result ?? {})}`);
+    }
+    return readyMs;
+  });
   const bodyFile = join(options.work, 'cerbos-request.bin');
   await writeFile(bodyFile, frameGrpcMessage(options.body));
   const counters = async () => {
