@@ -1,123 +1,31 @@
 import { type FSWatcher, watch } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
 import { compilePolicySet, loadPolicySources, type PolicySource } from '../policy/index.js';
 import { type BreakGlassFile, breakGlassFor, readBreakGlassDir } from './break-glass-dir.js';
-import { buildBundle } from './build.js';
-import { createBundleServer, DEFAULT_MAX_WAIT_MS, type PublishedBundle } from './bundle-server.js';
+import { createBundleServer, DEFAULT_MAX_WAIT_MS } from './bundle-server.js';
 import { handleRolloutAdmin, type RolloutResult } from './control-plane-admin.js';
-import type { SigningKey } from './keys.js';
+import type {
+  ControlPlane,
+  ControlPlaneDeps,
+  ControlPlaneOptions,
+  Rejection,
+  RevisionsReport,
+} from './control-plane-types.js';
 import { onSources, promote, rollback, type ServiceRollout, type Transition } from './rollout-state.js';
 import { readRolloutState, writeRolloutState } from './rollout-store.js';
+import { ServicePublisher } from './service-publisher.js';
 import { ANY_SERVICE, partitionByService, sourcesDigest } from './services.js';
 import { formatProblems } from './verify.js';
 
-/** Result of running a service's `*_test.yaml` suites. */
-export type PolicyTestOutcome =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly details: readonly string[] };
-
-/** Options of `portcullis control-plane`. */
-export interface ControlPlaneOptions {
-  readonly policiesDir: string;
-  readonly signingKey: SigningKey;
-  readonly host?: string;
-  /** 0 = any free port. */
-  readonly port?: number;
-  /** Quiet time after a file change before rebuilding (ms). */
-  readonly debounceMs?: number;
-  /** Longest long-poll hold granted (ms). */
-  readonly maxWaitMs?: number;
-  readonly sourceCommit?: string | undefined;
-  /** Rebuild on file changes (default true). */
-  readonly watch?: boolean;
-  /**
-   * `services` (default): one bundle per `DIR/<service>/` plus the shared files (see
-   * partitionByService); `single`: the whole directory is one service-agnostic bundle served for
-   * every service name.
-   */
-  readonly layout?: 'services' | 'single';
-  /**
-   * `immediate` (default): every change that passes is published to every sidecar. `staged`: a
-   * change is shipped as the candidate set (shadow) and enforced only after `promote` (canary
-   * percentage, then 100); `rollback` undoes the canary or the last promotion.
-   */
-  readonly rollout?: 'immediate' | 'staged';
-  /** Directory of break-glass exception tokens (`*.jws`): shipped in every bundle at once, never staged. */
-  readonly breakGlassDir?: string | undefined;
-  /** Bearer token the rollout admin endpoints require; unset = none (bind to localhost). */
-  readonly adminToken?: string | undefined;
-  /**
-   * Staged mode: where the stable sources are kept across restarts (without it a restart makes the
-   * directory's content stable, i.e. publishes a pending change to every sidecar).
-   */
-  readonly stateDir?: string | undefined;
-}
-
-/** A service's rollout state as `/v1/revisions` and `/v1/rollout` show it. */
-export interface RolloutStatus {
-  readonly mode: 'immediate' | 'staged';
-  readonly stableRevision: number;
-  readonly stableDigest: string;
-  /** Digest of the pending (candidate) change, when there is one. */
-  readonly pendingDigest?: string;
-  readonly canary?: { readonly percent: number; readonly revision: number };
-  /** Break-glass exceptions in the service's bundles. */
-  readonly breakGlass: readonly string[];
-  /** True when `rollback` has something to undo. */
-  readonly canRollback: boolean;
-}
-
-/** Collaborators of the control plane. */
-export interface ControlPlaneDeps {
-  readonly logger: Logger;
-  /** Runs the `*_test.yaml` suites of one service's sources; a failure keeps the old bundle published. */
-  readonly runTests: (service: string, sources: readonly PolicySource[]) => Promise<PolicyTestOutcome>;
-}
-
-/** A change that was not published, per service. */
-export interface Rejection {
-  readonly at: string;
-  readonly reason: string;
-  readonly detail: string;
-  readonly details: readonly string[];
-}
-
-/** What `GET /v1/revisions` answers. */
-export interface RevisionsReport {
-  readonly services: Record<
-    string,
-    {
-      revision: number;
-      etag: string;
-      createdAt: string;
-      files: number;
-      signer: string;
-      digest: string;
-      url: string;
-    }
-  >;
-  readonly rejected: Record<string, Rejection>;
-  readonly lastBuildAt?: string;
-  /** Rollout state per service. */
-  readonly rollout: Record<string, RolloutStatus>;
-  /** Track and revision each sidecar got on its last poll. */
-  readonly sidecars: Record<string, { track: string; revision: number; at: string }>;
-}
-
-/** The running control plane. */
-export interface ControlPlane {
-  /** Builds every service, starts serving and watching; resolves with the bound port. */
-  start(): Promise<number>;
-  stop(): Promise<void>;
-  /** Rebuilds now: publishes each service whose sources changed and pass compile + tests. */
-  rebuild(): Promise<RevisionsReport>;
-  revisions(): RevisionsReport;
-  /** Staged mode: canaries the pending change to `percent` of sidecars (100 = everyone). All services when none is named. */
-  promote(service: string | undefined, percent: number): Promise<RolloutResult>;
-  /** Staged mode: ends the canary, or restores the stable before the last full promotion. */
-  rollback(service: string | undefined): Promise<RolloutResult>;
-}
+export type {
+  ControlPlane,
+  ControlPlaneDeps,
+  ControlPlaneOptions,
+  PolicyTestOutcome,
+  Rejection,
+  RevisionsReport,
+  RolloutStatus,
+} from './control-plane-types.js';
 
 /** Creates the control plane: builds, signs and serves one bundle per service of a policy directory. */
 export function createControlPlane(options: ControlPlaneOptions, deps: ControlPlaneDeps): ControlPlane {
@@ -132,27 +40,16 @@ export function createControlPlane(options: ControlPlaneOptions, deps: ControlPl
   };
 }
 
-/** What is published for a service: the keys of the content, and the revisions. */
-interface Published {
-  readonly stableKey: string;
-  readonly stableRev: number;
-  readonly canaryKey: string;
-  readonly canaryRev: number;
-}
-
-const NOTHING_PUBLISHED: Published = { stableKey: '', stableRev: 0, canaryKey: '', canaryRev: 0 };
-
 /** The control plane's state: rollout state per service, rejections, the watchers and the build loop. */
 class Plane {
   private readonly state = new Map<string, ServiceRollout>();
   /** Persisted stable sources (stateDir), used until a service is built for the first time. */
   private restored = new Map<string, ServiceRollout>();
-  private readonly published = new Map<string, Published>();
   private readonly rejected = new Map<string, Rejection>();
   private readonly server;
+  private readonly publisher: ServicePublisher;
   private readonly staged: boolean;
   private breakGlass: readonly BreakGlassFile[] = [];
-  private lastRevision = 0;
   private lastBuildAt: string | undefined;
   private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -169,6 +66,12 @@ class Plane {
       maxWaitMs: options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
       extra: (req, res) => this.routes(req, res),
     });
+    this.publisher = new ServicePublisher(
+      this.server,
+      options,
+      deps.logger,
+      (service, reason, detail, details) => this.refuse(service, reason, detail, details),
+    );
   }
 
   async start(): Promise<number> {
@@ -344,7 +247,7 @@ class Plane {
     for (const service of [...this.state.keys()]) {
       if (services.has(service)) continue;
       this.state.delete(service);
-      this.published.delete(service);
+      this.publisher.forget(service);
       this.server.unpublish(service);
       this.deps.logger.info({ service }, 'service directory removed; its bundle is no longer served');
     }
@@ -391,42 +294,15 @@ class Plane {
     if (await this.sync(service, next, endsCanary, false)) this.rejected.delete(service);
   }
 
-  /**
-   * Publishes what `next` asks for, rebuilding only what changed. Revisions only grow, and the order
-   * (stable first, then the canary) lets every sidecar that changes track get a newer revision:
-   * `freshStable` when sidecars leave the canary, `grow` when sidecars join it.
-   */
+  /** Publishes what `next` asks for (see ServicePublisher.sync); on success it becomes the state. */
   private async sync(
     service: string,
     next: ServiceRollout,
     freshStable: boolean,
     grow: boolean,
   ): Promise<boolean> {
-    const pub = this.published.get(service) ?? NOTHING_PUBLISHED;
     const bg = breakGlassFor(this.breakGlass, service, Date.now());
-    const stableKey = `${next.stable.digest}|${next.pending?.digest ?? ''}|${bg.digest}`;
-    let stable: PublishedBundle | undefined;
-    if (freshStable || stableKey !== pub.stableKey || !this.server.get(service)) {
-      stable = await this.build(service, next.stable.sources, next.pending?.sources, bg.tokens, 'stable');
-      if (!stable) return false;
-    }
-    const stableRev = stable?.manifest.revision ?? pub.stableRev;
-    const pending = next.canaryPercent === undefined ? undefined : next.pending;
-    const canaryKey = pending === undefined ? '' : `${pending.digest}|${bg.digest}`;
-    let canary: PublishedBundle | undefined;
-    if (pending !== undefined && (canaryKey !== pub.canaryKey || (grow && pub.canaryRev < stableRev))) {
-      canary = await this.build(service, pending.sources, undefined, bg.tokens, 'canary');
-      if (!canary) return false;
-    }
-    if (stable) this.server.publish(stable);
-    if (pending === undefined) this.server.clearCanary(service);
-    else if (canary) this.server.publishCanary(canary, next.canaryPercent as number);
-    else {
-      const cur = this.server.canary(service);
-      if (cur) this.server.publishCanary(cur.bundle, next.canaryPercent as number);
-    }
-    const canaryRev = pending === undefined ? 0 : (canary?.manifest.revision ?? pub.canaryRev);
-    this.published.set(service, { stableKey, stableRev, canaryKey, canaryRev });
+    if (!(await this.publisher.sync(service, next, bg, freshStable, grow))) return false;
     this.state.set(service, next);
     await this.persist();
     return true;
@@ -440,55 +316,5 @@ class Plane {
     } catch (e) {
       this.deps.logger.error({ err: { message: (e as Error).message } }, 'cannot persist the rollout state');
     }
-  }
-
-  /** Builds and signs one bundle with the next revision; a failure is recorded as a rejection. */
-  private async build(
-    service: string,
-    sources: readonly PolicySource[],
-    candidate: readonly PolicySource[] | undefined,
-    breakGlass: readonly { name: string; token: string }[],
-    track: 'stable' | 'canary',
-  ): Promise<PublishedBundle | undefined> {
-    // Clock-based revisions stay monotonic across control-plane restarts.
-    const revision = Math.max(this.lastRevision + 1, Date.now());
-    const key = this.options.signingKey;
-    const built = await buildBundle(sources, {
-      name: service === ANY_SERVICE ? 'policies' : service,
-      service: service === ANY_SERVICE ? undefined : service,
-      revision,
-      key,
-      sourceCommit: this.options.sourceCommit,
-      ...(candidate === undefined ? {} : { candidate }),
-      ...(this.options.breakGlassDir === undefined ? {} : { breakGlass }),
-      ...(track === 'canary' ? { track } : {}),
-    });
-    if (!built.ok) {
-      this.refuse(service, built.reason, built.detail, built.details);
-      return undefined;
-    }
-    this.lastRevision = revision;
-    const { archive, manifest, manifestDigest, set } = built.bundle;
-    this.deps.logger.info(
-      {
-        service,
-        revision,
-        track,
-        files: manifest.files.length,
-        policies: set.policyCount,
-        candidate: candidate !== undefined,
-        breakGlass: breakGlass.length,
-      },
-      'bundle published',
-    );
-    return {
-      service,
-      archive,
-      manifest,
-      manifestDigest,
-      etag: `"${revision}-${manifestDigest.slice(0, 16)}"`,
-      signer: key.kid,
-      publishedAtMs: Date.now(),
-    };
   }
 }
