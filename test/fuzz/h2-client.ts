@@ -3,7 +3,7 @@
  * (1 byte flag, 4-byte length, message) and reads `grpc-status` from trailers, or from the
  * headers of a trailers-only answer — the way Envoy's own gRPC client speaks to the sidecar.
  */
-import { type ClientHttp2Session, connect, constants } from 'node:http2';
+import { type ClientHttp2Session, type ClientHttp2Stream, connect, constants } from 'node:http2';
 import { fromBinary } from '@bufbuild/protobuf';
 import { CheckResponseSchema } from '../../src/gen/envoy/service/auth/v3/external_auth_pb.js';
 import type { CheckResult } from '../helpers/check-client.js';
@@ -14,11 +14,17 @@ const DEADLINE_EXCEEDED = 4;
 
 /** One HTTP/2 connection to the gRPC port. */
 export class H2CheckClient {
-  private readonly session: ClientHttp2Session;
+  private session: ClientHttp2Session;
+  private closed = false;
 
-  constructor(port: number) {
-    this.session = connect(`http://127.0.0.1:${port}`);
-    this.session.on('error', () => {});
+  constructor(private readonly port: number) {
+    this.session = this.connect();
+  }
+
+  private connect(): ClientHttp2Session {
+    const session = connect(`http://127.0.0.1:${this.port}`);
+    session.on('error', () => {});
+    return session;
   }
 
   /** Sends encoded CheckRequest bytes with a deadline (ms); resolves with the response or gRPC error. */
@@ -28,13 +34,21 @@ export class H2CheckClient {
       frame[0] = 0;
       frame.writeUInt32BE(bytes.length, 1);
       frame.set(bytes, 5);
-      const stream = this.session.request({
-        ':method': 'POST',
-        ':path': PATH,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        'grpc-timeout': `${timeoutMs}m`,
-      });
+      // A connection the server closed (GOAWAY, reset) is replaced, as Envoy would.
+      if (!this.closed && (this.session.destroyed || this.session.closed)) this.session = this.connect();
+      let stream: ClientHttp2Stream;
+      try {
+        stream = this.session.request({
+          ':method': 'POST',
+          ':path': PATH,
+          'content-type': 'application/grpc',
+          te: 'trailers',
+          'grpc-timeout': `${timeoutMs}m`,
+        });
+      } catch (e) {
+        resolve({ ok: false, code: 14, details: `cannot open a stream: ${(e as Error).message}` });
+        return;
+      }
       const chunks: Buffer[] = [];
       let status: string | undefined;
       let message = '';
@@ -81,6 +95,7 @@ export class H2CheckClient {
   }
 
   close(): void {
+    this.closed = true;
     this.session.close();
   }
 }
