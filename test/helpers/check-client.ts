@@ -6,6 +6,7 @@ import {
   type CheckResponse,
   CheckResponseSchema,
 } from '../../src/gen/envoy/service/auth/v3/external_auth_pb.js';
+import { capture } from '../global/capture.js';
 
 const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 
@@ -34,8 +35,15 @@ export class CheckClient {
         new grpc.Metadata(),
         { deadline: Date.now() + timeoutMs },
         (err, res) => {
-          if (err) resolve({ ok: false, code: err.code, details: err.details });
-          else resolve({ ok: true, response: res as CheckResponse });
+          if (err) {
+            capture('check:error', err.details);
+            resolve({ ok: false, code: err.code, details: err.details });
+            return;
+          }
+          const response = res as CheckResponse;
+          if (response.httpResponse.case === 'deniedResponse')
+            capture('check:deny', response.httpResponse.value.body);
+          resolve({ ok: true, response });
         },
       );
     });

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
 import { type Running, startPortcullis } from '../../src/main.js';
+import { captureMetrics } from '../global/capture.js';
 
 /** A small mesh policy used by server tests (independent of the examples in policies/). */
 export const MESH_POLICY = `apiVersion: portcullis.dev/v1
@@ -61,5 +62,13 @@ export async function startInProcess(
     },
   };
   const config = validateConfig(configSchema, raw);
-  return startPortcullis(config, pino({ level: 'silent' }));
+  const running = await startPortcullis(config, pino({ level: 'silent' }));
+  // Its metric labels go to the suite-wide secret scan before it stops.
+  return {
+    ...running,
+    stop: async (graceMs?: number) => {
+      await captureMetrics('in-process', running.adminPort);
+      return running.stop(graceMs);
+    },
+  };
 }

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { capture, captureMetrics } from '../global/capture.js';
 
 /** Repo root (tests run from it). */
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -42,7 +43,10 @@ export async function startSidecar(args: string[] = [], env: Record<string, stri
   proc.once('exit', () => process.off('exit', reap));
   const lines: string[] = [];
   const errLines: string[] = [];
-  createInterface({ input: proc.stderr! }).on('line', (l) => errLines.push(l));
+  createInterface({ input: proc.stderr! }).on('line', (l) => {
+    errLines.push(l);
+    capture('sidecar:stderr', l);
+  });
   const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
@@ -50,6 +54,7 @@ export async function startSidecar(args: string[] = [], env: Record<string, stri
     }, 15_000);
     createInterface({ input: proc.stdout! }).on('line', (l) => {
       lines.push(l);
+      capture('sidecar:stdout', l);
       if (l.includes('"portcullis serving"')) {
         clearTimeout(timer);
         resolve(JSON.parse(l) as Record<string, unknown>);
@@ -71,6 +76,7 @@ export async function startSidecar(args: string[] = [], env: Record<string, stri
     errLines,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (proc.exitCode !== null) return proc.exitCode;
+      await captureMetrics('sidecar', info.adminPort as number);
       const exited = once(proc, 'exit');
       proc.kill(signal);
       const [code] = (await exited) as [number | null];

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { generateBundleKeyPair } from '../../../src/bundle/index.js';
+import { capture, captureMetrics } from '../../global/capture.js';
 import { CLI, ROOT } from '../../helpers/sidecar.js';
 
 /** A started process and everything it printed. */
@@ -38,9 +39,16 @@ export async function startCli(
   proc.once('exit', () => process.off('exit', reap));
   const lines: string[] = [];
   const errLines: string[] = [];
-  createInterface({ input: proc.stderr! }).on('line', (l) => errLines.push(l));
+  const source = args[0] ?? 'cli';
+  createInterface({ input: proc.stderr! }).on('line', (l) => {
+    errLines.push(l);
+    capture(`${source}:stderr`, l);
+  });
   const out = createInterface({ input: proc.stdout! });
-  out.on('line', (l) => lines.push(l));
+  out.on('line', (l) => {
+    lines.push(l);
+    capture(`${source}:stdout`, l);
+  });
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
@@ -97,7 +105,12 @@ export async function startServe(
   const args = ['serve', '--config', configFile, '--grpc-port', '0', '--admin-port', '0', '--http-port', '0'];
   args.push('--api-port', '0', ...(options.args ?? []));
   const p = await startCli(args, 'portcullis serving', options.wrap ? { wrap: options.wrap } : {});
-  return { ...p, grpcPort: p.ready.grpcPort as number, adminPort: p.ready.adminPort as number };
+  const adminPort = p.ready.adminPort as number;
+  const stop = async (signal?: NodeJS.Signals) => {
+    if (p.proc.exitCode === null && p.proc.signalCode === null) await captureMetrics('serve', adminPort);
+    return p.stop(signal);
+  };
+  return { ...p, stop, grpcPort: p.ready.grpcPort as number, adminPort };
 }
 
 /** A running `portcullis control-plane`. */
