@@ -37,6 +37,8 @@ export interface SoakOptions {
   readonly warmupSeconds: number;
   /** Length of one measurement window. */
   readonly windowSeconds: number;
+  /** The rate rises linearly from 0 to `rps` over this many seconds (part of the warm-up). */
+  readonly rampSeconds?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -49,6 +51,8 @@ export interface SoakWindow {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly rssMiB: number;
+  /** V8 heap in use at the end of the window (nodejs_heap_size_used_bytes), MiB. */
+  readonly heapMiB: number;
 }
 
 /** The soak's findings. */
@@ -246,7 +250,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       revision++;
       void bundleFor(revision, key).then((b) => cp.publish(b));
     }, options.swapSeconds * 1000);
-    const result = await drive(options, kinds, clients, proc.pid, log);
+    const heap = async () =>
+      sumMetric(
+        await (await fetch(`http://127.0.0.1:${serving.adminPort}/metrics`)).text(),
+        'nodejs_heap_size_used_bytes',
+      ) /
+      2 ** 20;
+    const result = await drive(options, kinds, clients, proc.pid, heap, log);
     if (proc.exited()) throw new Error(`the sidecar exited during the soak:\n${proc.tail(30)}`);
     const metrics = await (await fetch(`http://127.0.0.1:${serving.adminPort}/metrics`)).text();
     return summarize(
@@ -278,6 +288,7 @@ async function drive(
   kinds: readonly Kind[],
   clients: readonly H2CheckClient[],
   pid: number,
+  heap: () => Promise<number>,
   log: (line: string) => void,
 ): Promise<Driven> {
   const total = kinds.reduce((n, k) => n + k.weight, 0);
@@ -321,7 +332,10 @@ async function drive(
   let nextSample = start;
   while (performance.now() < endAt) {
     const now = performance.now();
-    const due = Math.floor(((now - start) / 1000) * options.rps);
+    // The rate ramps up over the first `rampSeconds` (a cold process is not hit at full rate at once).
+    const t = (now - start) / 1000;
+    const ramp = options.rampSeconds ?? 0;
+    const due = Math.floor(t < ramp ? (options.rps * t * t) / (2 * ramp) : options.rps * (t - ramp / 2));
     // Never more than 5,000 outstanding: an overloaded server shows as failures, not as a runaway.
     while (sent < due && inFlight < 5000) send(sent++);
     if (now >= nextSample) {
@@ -331,10 +345,10 @@ async function drive(
       nextSample += 1000;
     }
     if (now >= nextWindow) {
-      out.windows.push(closeWindow(w, (nextWindow - start) / 1000 - options.windowSeconds));
+      out.windows.push(closeWindow(w, (nextWindow - start) / 1000 - options.windowSeconds, await heap()));
       const last = out.windows.at(-1)!;
       log(
-        `soak ${last.startSec}s: ${last.sent} sent, ${last.failed} failed, ${last.wrong} wrong, p99 ${last.p99Ms.toFixed(2)} ms, RSS ${last.rssMiB.toFixed(1)} MiB`,
+        `soak ${last.startSec}s: ${last.sent} sent, ${last.failed} failed, ${last.wrong} wrong, p99 ${last.p99Ms.toFixed(2)} ms, RSS ${last.rssMiB.toFixed(1)} MiB, heap ${last.heapMiB.toFixed(1)} MiB`,
       );
       w = { sent: 0, failed: 0, wrong: 0, lat: [], rss: [] };
       nextWindow += options.windowSeconds * 1000;
@@ -343,13 +357,14 @@ async function drive(
   }
   await Promise.all(pending);
   if (w.sent > 0 && w.rss.length > 0)
-    out.windows.push(closeWindow(w, (nextWindow - start) / 1000 - options.windowSeconds));
+    out.windows.push(closeWindow(w, (nextWindow - start) / 1000 - options.windowSeconds, await heap()));
   return out;
 }
 
 function closeWindow(
   w: { sent: number; failed: number; wrong: number; lat: number[]; rss: number[] },
   startSec: number,
+  heapMiB: number,
 ): SoakWindow {
   const lat = w.lat.sort((a, b) => a - b);
   return {
@@ -360,6 +375,7 @@ function closeWindow(
     p50Ms: percentile(lat, 50),
     p99Ms: percentile(lat, 99),
     rssMiB: median(w.rss),
+    heapMiB,
   };
 }
 
@@ -443,6 +459,7 @@ async function main(argv: readonly string[]): Promise<number> {
     swapSeconds: Number(flag(argv, 'swap-seconds') ?? 10),
     warmupSeconds: Number(flag(argv, 'warmup-seconds') ?? Math.min(60, Math.round(seconds / 4))),
     windowSeconds: Number(flag(argv, 'window-seconds') ?? 10),
+    rampSeconds: Number(flag(argv, 'ramp-seconds') ?? 10),
     log: (l) => console.error(l),
   };
   if (![options.seconds, options.rps, options.swapSeconds].every((n) => Number.isFinite(n) && n > 0)) {
