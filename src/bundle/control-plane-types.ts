@@ -24,6 +24,12 @@ export interface ControlPlaneOptions {
   /** Rebuild on file changes (default true). */
   readonly watch?: boolean;
   /**
+   * With `watch`: also rescan the directories this often (ms; 0 = never). A safety net: Node 20's
+   * recursive fs.watch on Linux can stop reporting a file that was replaced by a new inode
+   * (`cp`, editors and `git checkout` writing through a rename). Default 5000.
+   */
+  readonly rescanMs?: number;
+  /**
    * `services` (default): one bundle per `DIR/<service>/` plus the shared files (see
    * partitionByService); `single`: the whole directory is one service-agnostic bundle served for
    * every service name.

@@ -54,6 +54,7 @@ class Plane {
   private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  private rescan: NodeJS.Timeout | undefined;
   private building: Promise<void> | undefined;
   private dirty = false;
 
@@ -87,6 +88,11 @@ class Plane {
         );
         this.watchers.push(w);
       }
+      const rescanMs = this.options.rescanMs ?? 5000;
+      if (rescanMs > 0) {
+        this.rescan = setInterval(() => this.onChange(), rescanMs);
+        this.rescan.unref();
+      }
     }
     return this.server.listen(this.options.port ?? 8181, this.options.host ?? '127.0.0.1');
   }
@@ -94,6 +100,7 @@ class Plane {
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.rescan) clearInterval(this.rescan);
     for (const w of this.watchers) w.close();
     await this.building;
     await this.server.close();

@@ -31,6 +31,8 @@ stays published (see GET /v1/revisions).
   --host H                listen address (default 127.0.0.1)
   --max-wait DURATION     longest long-poll hold (default 60s)
   --debounce DURATION     quiet time after a file change before rebuilding (default 50ms)
+  --rescan DURATION       also rescan the directories this often, in case a change notification
+                          was lost (default 5s; 0 = never)
   --single                one service-agnostic bundle of the whole directory
   --source-commit SHA     source commit written into every manifest
   --staged                a change is shipped as the candidate set (shadow) and enforced only
@@ -74,6 +76,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       'max-wait': { type: 'string' },
       debounce: { type: 'string' },
+      rescan: { type: 'string' },
       'source-commit': { type: 'string' },
       single: { type: 'boolean' },
       staged: { type: 'boolean' },
@@ -101,6 +104,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       port: Number(v.port),
       maxWaitMs: durationFlag('max-wait', v['max-wait'], 60_000),
       debounceMs: durationFlag('debounce', v.debounce, 50),
+      rescanMs: durationFlag('rescan', v.rescan, 5000),
       sourceCommit: v['source-commit'],
       layout: v.single ? 'single' : 'services',
       rollout: v.staged ? 'staged' : 'immediate',

@@ -10,7 +10,7 @@
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { canaryBucket, generateBundleKeyPair } from '../../src/bundle/index.js';
 import { CheckClient } from '../helpers/check-client.js';
 import { checkRequest } from '../helpers/requests.js';
@@ -174,6 +174,11 @@ describe('safe policy change, end to end', () => {
   });
 
   it('write a rule → test → shadow → traffic → replay = shadow → canary 10 % → promote → revoke → break-glass', async () => {
+    // On a failure, the control plane's log says what it built, refused and published.
+    onTestFailed(async () => {
+      const revisions = await (await fetch(`${controlPlane.url}/v1/revisions`)).text();
+      process.stderr.write(`control plane log:\n${controlPlane.lines.slice(-40).join('\n')}\n${revisions}\n`);
+    });
     // 1. Write the rule in a working copy and run its suite with the real CLI.
     const draft = join(work, 'draft');
     await cp(join(dir, 'orders'), draft, { recursive: true });
@@ -191,7 +196,9 @@ describe('safe policy change, end to end', () => {
 
     // 2. Ship it as shadow: the staged control plane sends it to every sidecar as the candidate set.
     const before = await revisions();
-    for (const f of ['orders.yaml', 'orders_test.yaml']) await cp(join(draft, f), join(dir, 'orders', f));
+    // Written in place (as an editor would), read back from the draft.
+    for (const f of ['orders.yaml', 'orders_test.yaml'])
+      await writeFile(join(dir, 'orders', f), await readFile(join(draft, f)));
     await expect.poll(async () => (await rollout()).pendingDigest, { timeout: 10_000 }).toBeDefined();
     await expect
       .poll(async () => (await revisions()).every((r, i) => r !== before[i]), { timeout: 10_000 })

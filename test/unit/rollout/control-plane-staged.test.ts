@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -208,6 +208,26 @@ describe('staged control plane', () => {
     await start('staged', undefined, state);
     expect(await pull(OUT)).toMatchObject({ checkoutDeletes: false, candidateDeletes: undefined });
     expect(cp?.revisions().rollout.orders?.canRollback).toBe(true);
+  });
+
+  it('picks up files replaced through a rename (new inode), which fs.watch can stop reporting: the rescan', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'portcullis-rescan-'));
+    await write(ENFORCED);
+    cp = createControlPlane(
+      { policiesDir: dir, signingKey: key.signing, port: 0, debounceMs: 10, rescanMs: 100 },
+      { logger, runTests: runServiceTests },
+    );
+    await cp.start();
+    for (let i = 0; i < 6; i++) {
+      const before = cp.revisions().services.orders?.digest;
+      const file = join(dir, 'orders', 'orders.yaml');
+      await writeFile(`${file}.new`, `${ENFORCED['orders.yaml']}# edit ${i}\n`);
+      await rename(`${file}.new`, file);
+      const end = Date.now() + 3000;
+      while (cp.revisions().services.orders?.digest === before && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(cp.revisions().services.orders?.digest).not.toBe(before);
+    }
   });
 
   it.each([
