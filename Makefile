@@ -55,5 +55,14 @@ docs: build
 bench: build
 	$(NODE_BIN)/tsx bench/run.ts $(ARGS)
 
+# The long fuzz run: >= 1,000,000 mutated CheckRequests through the real gRPC server (bounded by
+# FUZZ_SECONDS, default 1800) and 20x the property-test runs. `make test` runs a small version.
+fuzz: build
+	FUZZ_RUNS=$${FUZZ_RUNS:-1000000} $(NODE_BIN)/vitest run test/fuzz $(ARGS)
+
+# The long soak (default 10 minutes at 2,000 req/s with bundle swaps); CI runs a 60-second version.
+soak: build
+	$(NODE_BIN)/tsx bench/soak.ts $(ARGS)
+
 clean:
 	rm -rf dist src/gen $(PROTO_DEPS) node_modules/.installed
