@@ -27,7 +27,9 @@ const principal: Principal = {
   },
 };
 
-function decision(over: Partial<Omit<Decision, 'obligations'>> & { obligations?: Partial<Obligations> } = {}): Decision {
+function decision(
+  over: Partial<Omit<Decision, 'obligations'>> & { obligations?: Partial<Obligations> } = {},
+): Decision {
   return {
     allowed: true,
     status: 200,
