@@ -205,6 +205,45 @@ async function judge(
   return undefined;
 }
 
+/**
+ * The oracle for allows: `rule` (a rule id from the answer) may only have allowed `req` if `req`
+ * carries what that rule needs — the exact SPIFFE ID (directly or in a trusted proxy's XFCC), a
+ * token jose verifies against the issuer's key, or the public path.
+ */
+function allowOracle(key: CryptoKey): (req: CheckRequest, rule: string) => Promise<boolean> {
+  const verified = new Map<string, boolean>();
+  const verifies = async (token: string) => {
+    const hit = verified.get(token);
+    if (hit !== undefined) return hit;
+    const ok = await jwtVerify(token, key, { issuer: ISS, algorithms: ['ES256'] }).then(
+      (v) => v.payload.sub === 'alice',
+      () => false,
+    );
+    if (verified.size > 10_000) verified.clear();
+    verified.set(token, ok);
+    return ok;
+  };
+  return async (req, rule) => {
+    const principal = req.attributes?.source?.principal ?? '';
+    const http = req.attributes?.request?.http;
+    if (rule.endsWith('#health'))
+      return normalizeTarget(http?.path || headerValues(req, ':path')[0] || '').path === '/healthz';
+    if (rule.endsWith('#frontend-reads')) {
+      if (principal === FRONTEND) return true;
+      const xfcc = headerValues(req, 'x-forwarded-client-cert').join(',');
+      return principal === INGRESS && xfcc.includes(FRONTEND);
+    }
+    if (rule.endsWith('#alice')) {
+      for (const auth of headerValues(req, 'authorization')) {
+        const m = /^bearer +(\S+?) *$/i.exec(auth);
+        if (m?.[1] && (await verifies(m[1]))) return true;
+      }
+      return false;
+    }
+    return false;
+  };
+}
+
 /** Runs the fuzzer against a fresh sidecar process. */
 export async function runGrpcFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const world = await prepare();
@@ -224,37 +263,7 @@ export async function runGrpcFuzz(options: FuzzOptions): Promise<FuzzReport> {
   sidecar.proc.once('exit', () => {
     crashed = true;
   });
-  const verified = new Map<string, boolean>();
-  const verifies = async (token: string) => {
-    const hit = verified.get(token);
-    if (hit !== undefined) return hit;
-    const ok = await jwtVerify(token, world.key, { issuer: ISS, algorithms: ['ES256'] }).then(
-      (v) => v.payload.sub === 'alice',
-      () => false,
-    );
-    if (verified.size > 10_000) verified.clear();
-    verified.set(token, ok);
-    return ok;
-  };
-  const allowExplained = async (req: CheckRequest, rule: string): Promise<boolean> => {
-    const principal = req.attributes?.source?.principal ?? '';
-    const http = req.attributes?.request?.http;
-    if (rule.endsWith('#health'))
-      return normalizeTarget(http?.path || headerValues(req, ':path')[0] || '').path === '/healthz';
-    if (rule.endsWith('#frontend-reads')) {
-      if (principal === FRONTEND) return true;
-      const xfcc = headerValues(req, 'x-forwarded-client-cert').join(',');
-      return principal === INGRESS && xfcc.includes(FRONTEND);
-    }
-    if (rule.endsWith('#alice')) {
-      for (const auth of headerValues(req, 'authorization')) {
-        const m = /^bearer +(\S+?) *$/i.exec(auth);
-        if (m?.[1] && (await verifies(m[1]))) return true;
-      }
-      return false;
-    }
-    return false;
-  };
+  const allowExplained = allowOracle(world.key);
 
   const rng = new Rng(options.seed);
   const clients = Array.from({ length: 4 }, () => new H2CheckClient(sidecar.grpcPort));
