@@ -1,24 +1,10 @@
-import type { CompiledPolicySet } from '../policy/index.js';
-import type { BreakGlassGrant } from '../rollout/index.js';
+import type { ActivatedBundle } from '../bundle/index.js';
 
-/** One activated policy set: every request is evaluated entirely against one of these. */
-export interface ActivePolicies {
-  readonly set: CompiledPolicySet;
-  /** Bundle revision, or `local-<digest>` for a policy directory. */
-  readonly revision: string;
-  /** Where it came from: a directory path or a bundle URL. */
-  readonly source: string;
-  /** When the bundle was built (ms since epoch), 0 when unknown. */
-  readonly createdAtMs: number;
-  /** When it was activated here (ms since epoch). */
-  readonly activatedAtMs: number;
-  /** A candidate set shipped next to the enforced one: evaluated in shadow, never enforced. */
-  readonly candidate?: CompiledPolicySet | undefined;
-  /** Verified break-glass exceptions shipped with the bundle. */
-  readonly breakGlass?: readonly BreakGlassGrant[] | undefined;
-  /** Rollout track of the bundle (`stable` or `canary`), undefined for a local directory. */
-  readonly track?: 'stable' | 'canary' | undefined;
-}
+/**
+ * One activated policy set — a verified bundle, or a compiled local directory (revision
+ * `local-<digest>`, source = the directory): every request is evaluated entirely against one.
+ */
+export type ActivePolicies = ActivatedBundle;
 
 /** Holds the active policy set; activation is an atomic reference swap. */
 export interface PolicyStore {
