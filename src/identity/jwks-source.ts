@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
+import { readBounded } from '../util/read-bounded.js';
 import { type FileWatcher, watchFiles } from './file-watch.js';
 
 /** One immutable generation of keys; a new object whenever the document changes. */
@@ -42,28 +43,6 @@ export function parseJwks(text: string): KeySet | string {
   } catch {
     return 'JWKS is malformed';
   }
-}
-
-/**
- * Reads a response body as UTF-8, failing as soon as it passes `max` bytes: a chunked (no
- * content-length) or endless answer must not be buffered whole before the size check.
- */
-async function readBounded(res: Response, max: number): Promise<string> {
-  const reader = res.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`response larger than ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The keys of one provider, kept current in the background. */
@@ -214,7 +193,9 @@ export class JwksSource {
       await res.body?.cancel();
       throw new Error(`response larger than ${remote.maxBytes} bytes`);
     }
-    return this.install(await readBounded(res, remote.maxBytes), Date.now());
+    const text = await readBounded(res, remote.maxBytes);
+    if (text === undefined) throw new Error(`response larger than ${remote.maxBytes} bytes`);
+    return this.install(text, Date.now());
   }
 
   private schedule(ok: boolean, error?: unknown): void {

@@ -2,6 +2,7 @@ import NodeCache from 'node-cache';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { JsonObject } from '../types.js';
+import { readBounded } from '../util/read-bounded.js';
 import type { ResolverConfig, ResolversConfig } from './config.js';
 
 /** What a resolver is asked for. */
@@ -61,24 +62,6 @@ function pick(body: unknown, field: string): unknown {
     cur = (cur as Record<string, unknown>)[k];
   }
   return cur;
-}
-
-async function readLimited(res: Response, max: number): Promise<string | undefined> {
-  const reader = res.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Creates the resolvers of the `resolvers` config section. */
@@ -146,7 +129,7 @@ export function createResolvers(
         await res.body?.cancel();
         return fail('resolver_failed', `the owning service answered ${res.status}`);
       }
-      const text = await readLimited(res, c.maxBytes);
+      const text = await readBounded(res, c.maxBytes);
       if (text === undefined)
         return fail('resolver_bad_response', `response larger than ${c.maxBytes} bytes`);
       let body: unknown;
