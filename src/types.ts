@@ -191,3 +191,29 @@ export const NO_OBLIGATIONS: Obligations = Object.freeze({
   denyStatus: 0,
   denyMessage: '',
 });
+
+/** The source of a request without any peer identity, shared (frozen). */
+export const NO_SOURCE: SourceIdentity = Object.freeze({
+  principal: '',
+  spiffeId: '',
+  trustDomain: '',
+  path: '',
+  namespace: '',
+  serviceAccount: '',
+  verified: false,
+  address: '',
+});
+
+/** The principal of a request with no credential and no peer identity, shared (frozen). */
+export const ANONYMOUS: Principal = Object.freeze({
+  id: '',
+  type: 'anonymous',
+  authenticated: false,
+  issuer: '',
+  claims: Object.freeze({}),
+  scopes: Object.freeze([]) as readonly string[],
+  groups: Object.freeze([]) as readonly string[],
+  roles: Object.freeze([]) as readonly string[],
+  act: Object.freeze([]) as Principal['act'],
+  source: NO_SOURCE,
+});

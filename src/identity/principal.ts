@@ -3,6 +3,7 @@
  * are built once per verified token and frozen, so a cached token costs no per-request work here.
  */
 import type { JsonObject, JsonValue, Principal, PrincipalType, SourceIdentity } from '../types.js';
+import { ANONYMOUS } from '../types.js';
 import { type Classifier, claimAt } from './classify.js';
 import { credentialFailure, type KindedFailure } from './failure.js';
 import type { ClaimMapping } from './jwt-verifier.js';
@@ -132,20 +133,7 @@ export function tokenPrincipal(t: TokenIdentity, source: SourceIdentity): Princi
  * (authenticated — verified by us, or vouched for by Envoy's mTLS), else anonymous.
  */
 export function peerPrincipal(source: SourceIdentity, classify: Classifier): Principal {
-  if (source.spiffeId === '') {
-    return {
-      id: '',
-      type: 'anonymous',
-      authenticated: false,
-      issuer: '',
-      claims: EMPTY_OBJECT,
-      scopes: EMPTY_LIST,
-      groups: EMPTY_LIST,
-      roles: EMPTY_LIST,
-      act: NO_ACTORS,
-      source,
-    };
-  }
+  if (source.spiffeId === '') return { ...ANONYMOUS, source };
   const type =
     classify({ claims: null, issuer: '', spiffeId: source.spiffeId, delegated: false }) ?? 'workload';
   return {

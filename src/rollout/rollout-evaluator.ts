@@ -4,8 +4,8 @@
  */
 import type { CompiledPolicySet, PolicyInput } from '../policy/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { AuthzInput, Decision, Principal } from '../types.js';
-import { NO_OBLIGATIONS } from '../types.js';
+import type { AuthzInput, Decision } from '../types.js';
+import { ANONYMOUS, NO_OBLIGATIONS } from '../types.js';
 import { type BreakGlassGrant, matchBreakGlass } from './break-glass.js';
 import { changeOf, OVERRIDE_REASONS } from './change.js';
 
@@ -35,28 +35,6 @@ export interface RolloutEvaluator {
    */
   cannotDecide(state: RolloutState, request: AuthzInput, reason: string, nowMs: number): Decision | undefined;
 }
-
-const NOBODY: Principal = Object.freeze({
-  id: '',
-  type: 'anonymous',
-  authenticated: false,
-  issuer: '',
-  claims: {},
-  scopes: [],
-  groups: [],
-  roles: [],
-  act: [],
-  source: {
-    principal: '',
-    spiffeId: '',
-    trustDomain: '',
-    path: '',
-    namespace: '',
-    serviceAccount: '',
-    verified: false,
-    address: '',
-  },
-});
 
 function allowedBy(
   base: Decision | undefined,
@@ -111,7 +89,7 @@ export function createRolloutEvaluator(metrics: Metrics): RolloutEvaluator {
       return { decision, candidate };
     },
     cannotDecide(state, request, reason, nowMs) {
-      return failureMode(state.set, { request, principal: NOBODY, now: nowMs }, reason);
+      return failureMode(state.set, { request, principal: ANONYMOUS, now: nowMs }, reason);
     },
   };
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decisionConfigSchema } from '../../../src/decision/config.js';
 import { createResponder } from '../../../src/decision/respond.js';
 import { CheckResponseSchema } from '../../../src/gen/envoy/service/auth/v3/external_auth_pb.js';
-import type { Decision, Principal, PrincipalType } from '../../../src/types.js';
+import { ANONYMOUS, type Decision, type Principal, type PrincipalType } from '../../../src/types.js';
 
 const header = fc.record({
   name: fc.oneof(
@@ -55,25 +55,10 @@ const decision: fc.Arbitrary<Decision> = fc
   }));
 
 const principal = (id: string, type: PrincipalType): Principal => ({
+  ...ANONYMOUS,
   id,
   type,
   authenticated: id !== '',
-  issuer: '',
-  claims: {},
-  scopes: [],
-  groups: [],
-  roles: [],
-  act: [],
-  source: {
-    principal: '',
-    spiffeId: '',
-    trustDomain: '',
-    path: '',
-    namespace: '',
-    serviceAccount: '',
-    verified: false,
-    address: '',
-  },
 });
 
 describe('CheckResponse wire encoding (hot path)', () => {

@@ -3,28 +3,14 @@ import { decisionConfigSchema } from '../../../src/decision/config.js';
 import { createResponder } from '../../../src/decision/respond.js';
 import type { CheckResponse } from '../../../src/gen/envoy/service/auth/v3/external_auth_pb.js';
 import type { Decision, Obligations, Principal } from '../../../src/types.js';
-import { NO_OBLIGATIONS } from '../../../src/types.js';
+import { ANONYMOUS, NO_OBLIGATIONS } from '../../../src/types.js';
 
 const principal: Principal = {
+  ...ANONYMOUS,
   id: 'alice',
   type: 'human',
   authenticated: true,
   issuer: 'https://idp',
-  claims: {},
-  scopes: [],
-  groups: [],
-  roles: [],
-  act: [],
-  source: {
-    principal: '',
-    spiffeId: '',
-    trustDomain: '',
-    path: '',
-    namespace: '',
-    serviceAccount: '',
-    verified: false,
-    address: '',
-  },
 };
 
 function decision(
