@@ -48,15 +48,16 @@ function label(node: CpuProfileNode, root: string): string {
   return url === '' ? name : `${name} (${fileOf(url, root)}:${lineNumber + 1})`;
 }
 
-/** The package or source folder a frame belongs to, e.g. `@grpc/grpc-js`, `node:http2`, `portcullis policy`. */
+/** The package, Node subsystem or source folder of a frame, e.g. `@grpc/grpc-js`, `node:http2`, `portcullis policy`. */
 export function componentOf(node: CpuProfileNode, root: string): string {
   const { functionName, url } = node.callFrame;
   if (url === '') return functionName === '(garbage collector)' ? 'GC' : `native ${functionName}`.trim();
   const file = fileOf(url, root);
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
   if (pkg) return pkg[1]!;
-  if (file.startsWith('node:internal/http2')) return 'node:http2';
-  if (file.startsWith('node:')) return 'node (other)';
+  // node:internal/http2/core → node:http2, node:internal/crypto/hash → node:crypto, node:events → node:events.
+  const core = /^node:(?:internal\/)?([^/:]+)/.exec(file);
+  if (core) return `node:${core[1]}`;
   const own = /^(?:dist|src)\/([^/]+)\//.exec(file);
   return own ? `portcullis ${own[1]}` : file;
 }

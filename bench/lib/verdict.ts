@@ -22,6 +22,12 @@ export function computeRatios(
       bare?.saturated.reqPerSec,
     ),
     'Portcullis/bare throughput (examples)': ratio(examples?.saturated.reqPerSec, bare?.saturated.reqPerSec),
+    // CPU per request is steadier than req/s on a shared machine; for two single-threaded Node servers
+    // its inverse ratio is what the throughput ratio would be on an otherwise idle core.
+    'Portcullis/bare by CPU per request (realistic set)': ratio(
+      bare?.saturated.cpuMicrosPerRequest,
+      realistic?.saturated.cpuMicrosPerRequest,
+    ),
     'Portcullis/Cerbos throughput': ratio(realistic?.saturated.reqPerSec, cerbos?.saturated.reqPerSec),
     'Cerbos/Portcullis CPU per request': ratio(
       cerbos?.saturated.cpuMicrosPerRequest,
