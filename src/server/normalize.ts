@@ -74,11 +74,17 @@ function decodeCertificate(cert: string): string {
 function peer(p: AttributeContext_Peer | undefined): PeerInput {
   if (!p) return { address: '', port: 0, principal: '', certificate: '', service: '', labels: EMPTY };
   const { address, port } = socket(p.address);
+  const raw = p.certificate;
+  let certificate: string | undefined;
   return {
     address,
     port,
     principal: p.principal,
-    certificate: decodeCertificate(p.certificate),
+    // Decoded on first use: the identity stage caches verified certificates and may never need it.
+    get certificate() {
+      certificate ??= decodeCertificate(raw);
+      return certificate;
+    },
     service: p.service,
     labels: p.labels,
   };
@@ -120,7 +126,9 @@ export function normalizeCheckRequest(req: CheckRequest): AuthzInput {
       method: (http?.method || headers[':method'] || '').toUpperCase(),
       path: target.path,
       rawPath,
-      query: target.query,
+      get query() {
+        return target.query;
+      },
       host: normalizeHost(http?.host || headers[':authority'] || headers.host || '', scheme),
       scheme,
       protocol: http?.protocol ?? '',

@@ -103,12 +103,32 @@ export function normalizeTarget(raw: string): NormalizedTarget {
   const target = hash < 0 ? raw : raw.slice(0, hash);
   const q = target.indexOf('?');
   const rawPath = q < 0 ? target : target.slice(0, q);
-  const query = q < 0 ? EMPTY_QUERY : parseQuery(target.slice(q + 1));
-  if (rawPath === '*') return { path: '*', query, invalid: false };
+  const query = lazyQuery(q < 0 ? '' : target.slice(q + 1));
+  if (rawPath === '*') return withQuery('*', false, query);
   if (!rawPath.startsWith('/') || CONTROL.test(rawPath) || AMBIGUOUS_RAW.test(rawPath))
-    return { path: rawPath, query, invalid: true };
+    return withQuery(rawPath, true, query);
   const decoded = normalizePercentEncoding(rawPath);
-  if (decoded === undefined) return { path: rawPath, query, invalid: true };
+  if (decoded === undefined) return withQuery(rawPath, true, query);
   const simple = !decoded.includes('//') && !decoded.includes('/.');
-  return { path: simple ? decoded : removeDotSegments(decoded), query, invalid: false };
+  return withQuery(simple ? decoded : removeDotSegments(decoded), false, query);
+}
+
+/** The query is parsed on first use only: most decisions never look at it. */
+function lazyQuery(raw: string): () => Record<string, string> {
+  if (!raw) return () => EMPTY_QUERY;
+  let parsed: Record<string, string> | undefined;
+  return () => {
+    parsed ??= parseQuery(raw);
+    return parsed;
+  };
+}
+
+function withQuery(path: string, invalid: boolean, query: () => Record<string, string>): NormalizedTarget {
+  return {
+    path,
+    invalid,
+    get query() {
+      return query();
+    },
+  };
 }
