@@ -242,9 +242,11 @@ describe('the verified-token cache', () => {
   });
 
   it('an entry never outlives the token exp', async () => {
-    const t = await token(signToken(es, good({ sub: 'dave' }), { expiresIn: 1 }));
+    const t = await token(signToken(es, good({ sub: 'dave' }), { expiresIn: 3 }));
     expect(await identify(resolver, { headers: bearer(t) })).toMatchObject({ ok: true });
-    await new Promise((r) => setTimeout(r, 1100));
+    // Wait until just past `exp` (whole seconds), however slow the machine was so far.
+    const exp = (JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
+    await new Promise((r) => setTimeout(r, Math.max(0, exp * 1000 - Date.now()) + 150));
     const after = resolver.identify(authzInput({ headers: bearer(t) }));
     expect(after).toBeInstanceOf(Promise);
     expectFailure(await after, 'token_expired');
