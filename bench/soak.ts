@@ -390,8 +390,9 @@ function summarize(
   const third = Math.max(1, Math.ceil(steady.length / 3));
   const early = steady.slice(0, third);
   const late = steady.slice(-third);
-  const afterWarmupMiB = steady[0]?.rssMiB ?? 0;
-  const endMiB = steady.at(-1)?.rssMiB ?? 0;
+  // Medians over the first and last third of the steady windows: one GC-timed sample is noise.
+  const afterWarmupMiB = median(early.map((w) => w.rssMiB));
+  const endMiB = median(late.map((w) => w.rssMiB));
   const earlyMs = median(early.map((w) => w.p99Ms));
   const lateMs = median(late.map((w) => w.p99Ms));
   const growthPct = afterWarmupMiB > 0 ? ((endMiB - afterWarmupMiB) / afterWarmupMiB) * 100 : 0;
@@ -438,7 +439,7 @@ export function soakMarkdown(r: SoakResult): string {
     '| ---- | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
-    `- RSS after warm-up ${r.rss.afterWarmupMiB.toFixed(1)} MiB → end ${r.rss.endMiB.toFixed(1)} MiB: **${r.rss.growthPct.toFixed(1)} %** (goal ≤ 10 %: ${ok(r.goals.rssGrowthOk)}); peak ${r.rss.peakMiB.toFixed(1)} MiB`,
+    `- RSS (median) first third after warm-up ${r.rss.afterWarmupMiB.toFixed(1)} MiB → last third ${r.rss.endMiB.toFixed(1)} MiB: **${r.rss.growthPct.toFixed(1)} %** (goal ≤ 10 %: ${ok(r.goals.rssGrowthOk)}); peak ${r.rss.peakMiB.toFixed(1)} MiB`,
     `- p99 early ${r.p99.earlyMs.toFixed(2)} ms → late ${r.p99.lateMs.toFixed(2)} ms: **${r.p99.driftPct.toFixed(1)} %** drift (goal ≤ 20 %: ${ok(r.goals.p99DriftOk)})`,
     `- ${r.sent} calls, ${r.failed} failed, ${r.wrong} wrong answers, ${r.internalFaults} INTERNAL faults; ${r.swaps.published} revisions published, ${r.swaps.revisionsSeen} seen in answers; sidecar CPU ${r.sidecarCpuSec.toFixed(0)} s`,
     '',
