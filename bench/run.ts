@@ -3,7 +3,7 @@
  * machine, with the same request. Not a test: it reports what it measures (see bench/README.md).
  */
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -143,7 +143,13 @@ async function main(options: BenchOptions): Promise<void> {
   const results = await assemble(options, prepared, await runStages(options, prepared), before);
   const outDir = options.write ? join(ROOT, 'bench') : WORK;
   await writeFile(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  await writeFile(join(outDir, 'results.md'), renderMarkdown(results, options.rates));
+  // Figures of the separate benchmark scripts (policy eval, identity, revoke, replay, soak…) are
+  // kept by hand in results-extra.md and appended, so results.md holds every figure in one place.
+  const extra = await readFile(join(ROOT, 'bench', 'results-extra.md'), 'utf8').catch(() => '');
+  await writeFile(
+    join(outDir, 'results.md'),
+    `${renderMarkdown(results, options.rates)}${extra ? `\n${extra}` : ''}`,
+  );
   printSummary(results, outDir);
 }
 
