@@ -9,22 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { stringify } from 'yaml';
-import { checkRequest, encodeCheckRequest } from '../test/helpers/requests.js';
-import { startSidecar } from '../test/helpers/sidecar.js';
-import { runH2load } from './lib/h2load.js';
+import { checkRequest } from '../test/helpers/requests.js';
+import { median, runAB, sumSeries } from './lib/ab.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.SECONDS ?? 8);
 const FRONTEND = 'spiffe://cluster.local/ns/shop/sa/frontend';
-
-function frame(bytes: Uint8Array): Buffer {
-  const out = Buffer.alloc(5 + bytes.length);
-  out.writeUInt32BE(bytes.length, 1);
-  out.set(bytes, 5);
-  return out;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-jwt-bench-'));
@@ -58,73 +48,29 @@ async function main(): Promise<void> {
     'x-forwarded-for': '10.1.2.3',
     traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
   };
-  const bodies = {
-    jwt: join(dir, 'with-jwt.bin'),
-    none: join(dir, 'without-jwt.bin'),
-  };
   const base = { path: '/orders/42', sourcePrincipal: FRONTEND };
-  await writeFile(
-    bodies.jwt,
-    frame(
-      encodeCheckRequest(
-        checkRequest({ ...base, headers: { ...headers, authorization: `Bearer ${token}` } }),
-      ),
-    ),
-  );
-  await writeFile(bodies.none, frame(encodeCheckRequest(checkRequest({ ...base, headers }))));
-  const sidecar = await startSidecar([
-    '--policies',
-    policies,
-    '--config',
-    join(dir, 'config.yaml'),
-    '--set',
-    'telemetry.decisionLog.sink=none',
-    '--set',
-    'policy.watch=false',
-  ]);
-  const rps: Record<'jwt' | 'none', number[]> = { jwt: [], none: [] };
-  try {
-    const url = `http://127.0.0.1:${sidecar.grpcPort}/envoy.service.auth.v3.Authorization/Check`;
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const kind of ['none', 'jwt'] as const) {
-        const r = await runH2load({
-          url,
-          bodyFile: bodies[kind],
-          durationSec: SECONDS,
-          warmupSec: 1,
-          connections: 4,
-          streams: 16,
-          rps: 0,
-          logFile: join(dir, 'h2load.log'),
-        });
-        rps[kind].push(r.reqPerSec);
-        process.stdout.write(`round ${round + 1} ${kind}: ${Math.round(r.reqPerSec)} req/s\n`);
-      }
-    }
-    const metrics = await (await fetch(`http://127.0.0.1:${sidecar.adminPort}/metrics`)).text();
-    const allows = [...metrics.matchAll(/portcullis_decisions_total\{outcome="allow"[^}]*\} (\d+)/g)].reduce(
-      (n, m) => n + Number(m[1]),
-      0,
-    );
-    const denies = [...metrics.matchAll(/portcullis_decisions_total\{outcome="deny"[^}]*\} (\d+)/g)].reduce(
-      (n, m) => n + Number(m[1]),
-      0,
-    );
-    const result = {
-      date: new Date().toISOString(),
-      rounds: ROUNDS,
-      secondsPerRun: SECONDS,
-      withJwtReqPerSec: median(rps.jwt),
-      withoutJwtReqPerSec: median(rps.none),
-      ratio: median(rps.jwt) / median(rps.none),
-      allows,
-      denies,
-    };
-    await writeFile(join(import.meta.dirname, 'jwt-overhead.json'), `${JSON.stringify(result, null, 2)}\n`);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-  } finally {
-    await sidecar.stop();
-  }
+  const { rps, metrics } = await runAB({
+    dir,
+    sidecarArgs: ['--policies', policies, '--config', join(dir, 'config.yaml')],
+    requests: {
+      none: checkRequest({ ...base, headers }),
+      jwt: checkRequest({ ...base, headers: { ...headers, authorization: `Bearer ${token}` } }),
+    },
+    rounds: ROUNDS,
+    seconds: SECONDS,
+  });
+  const result = {
+    date: new Date().toISOString(),
+    rounds: ROUNDS,
+    secondsPerRun: SECONDS,
+    withJwtReqPerSec: median(rps.jwt),
+    withoutJwtReqPerSec: median(rps.none),
+    ratio: median(rps.jwt) / median(rps.none),
+    allows: sumSeries(metrics, /portcullis_decisions_total\{outcome="allow"[^}]*\} (\d+)/g),
+    denies: sumSeries(metrics, /portcullis_decisions_total\{outcome="deny"[^}]*\} (\d+)/g),
+  };
+  await writeFile(join(import.meta.dirname, 'jwt-overhead.json'), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 main().catch((e: unknown) => {

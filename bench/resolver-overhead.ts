@@ -10,9 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { checkRequest, encodeCheckRequest } from '../test/helpers/requests.js';
-import { startSidecar } from '../test/helpers/sidecar.js';
-import { runH2load } from './lib/h2load.js';
+import { checkRequest } from '../test/helpers/requests.js';
+import { median, runAB, sumSeries } from './lib/ab.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.SECONDS ?? 8);
@@ -47,15 +46,6 @@ rules:
     when: resource.attributes.status == 'sent'
 `;
 
-function frame(bytes: Uint8Array): Buffer {
-  const out = Buffer.alloc(5 + bytes.length);
-  out.writeUInt32BE(bytes.length, 1);
-  out.set(bytes, 5);
-  return out;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-resolver-bench-'));
   let fetches = 0;
@@ -78,50 +68,17 @@ async function main(): Promise<void> {
     accept: 'application/json',
     'x-forwarded-for': '10.1.2.3',
   };
-  const bodies = { resolver: join(dir, 'resolver.bin'), plain: join(dir, 'plain.bin') };
-  await writeFile(
-    bodies.resolver,
-    frame(
-      encodeCheckRequest(
-        checkRequest({ path: '/tenants/acme/invoices/42', sourcePrincipal: FRONTEND, headers }),
-      ),
-    ),
-  );
-  await writeFile(
-    bodies.plain,
-    frame(encodeCheckRequest(checkRequest({ path: '/orders/42', sourcePrincipal: FRONTEND, headers }))),
-  );
-  const sidecar = await startSidecar([
-    '--policies',
-    policies,
-    '--config',
-    join(dir, 'config.yaml'),
-    '--set',
-    'telemetry.decisionLog.sink=none',
-    '--set',
-    'policy.watch=false',
-  ]);
-  const rps: Record<'resolver' | 'plain', number[]> = { resolver: [], plain: [] };
   try {
-    const url = `http://127.0.0.1:${sidecar.grpcPort}/envoy.service.auth.v3.Authorization/Check`;
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const kind of ['plain', 'resolver'] as const) {
-        const r = await runH2load({
-          url,
-          bodyFile: bodies[kind],
-          durationSec: SECONDS,
-          warmupSec: 1,
-          connections: 4,
-          streams: 16,
-          rps: 0,
-          logFile: join(dir, 'h2load.log'),
-        });
-        rps[kind].push(r.reqPerSec);
-        process.stdout.write(`round ${round + 1} ${kind}: ${Math.round(r.reqPerSec)} req/s\n`);
-      }
-    }
-    const metrics = await (await fetch(`http://127.0.0.1:${sidecar.adminPort}/metrics`)).text();
-    const count = (re: RegExp) => [...metrics.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+    const { rps, metrics } = await runAB({
+      dir,
+      sidecarArgs: ['--policies', policies, '--config', join(dir, 'config.yaml')],
+      requests: {
+        plain: checkRequest({ path: '/orders/42', sourcePrincipal: FRONTEND, headers }),
+        resolver: checkRequest({ path: '/tenants/acme/invoices/42', sourcePrincipal: FRONTEND, headers }),
+      },
+      rounds: ROUNDS,
+      seconds: SECONDS,
+    });
     const result = {
       date: new Date().toISOString(),
       rounds: ROUNDS,
@@ -130,9 +87,12 @@ async function main(): Promise<void> {
       withoutResolverReqPerSec: median(rps.plain),
       extraCost: median(rps.plain) / median(rps.resolver) - 1,
       ownerServiceFetches: fetches,
-      allows: count(/portcullis_decisions_total\{outcome="allow"[^}]*\} (\d+)/g),
-      denies: count(/portcullis_decisions_total\{outcome="deny"[^}]*\} (\d+)/g),
-      resourceCacheHits: count(/portcullis_cache_requests_total\{cache="resource",result="hit"\} (\d+)/g),
+      allows: sumSeries(metrics, /portcullis_decisions_total\{outcome="allow"[^}]*\} (\d+)/g),
+      denies: sumSeries(metrics, /portcullis_decisions_total\{outcome="deny"[^}]*\} (\d+)/g),
+      resourceCacheHits: sumSeries(
+        metrics,
+        /portcullis_cache_requests_total\{cache="resource",result="hit"\} (\d+)/g,
+      ),
     };
     await writeFile(
       join(import.meta.dirname, 'resolver-overhead.json'),
@@ -140,7 +100,6 @@ async function main(): Promise<void> {
     );
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
-    await sidecar.stop();
     billing.close();
   }
 }
