@@ -36,8 +36,20 @@ function globCond(
   get: (c: EvalCtx) => string,
   negate: boolean,
 ): Cond {
-  const m: GlobMatcher = compileGlobSet(patterns);
-  const label = `${field} ${list(patterns)}`;
+  return stringCond(field, `${field} ${list(patterns)}`, get, compileGlobSet(patterns), negate);
+}
+
+/**
+ * A condition on one string of the request: an empty value never matches (and always matches the
+ * negated form). Two closures rather than one with a `negate` branch: this runs per request.
+ */
+function stringCond(
+  field: string,
+  label: string,
+  get: (c: EvalCtx) => string,
+  m: GlobMatcher,
+  negate: boolean,
+): Cond {
   return negate
     ? {
         field,
@@ -85,26 +97,7 @@ function principalCond(field: string, patterns: readonly string[], negate: boole
       : fullPatterns.length === 0
         ? (v: string) => istio(stripScheme(v))
         : (v: string) => full(v) || istio(stripScheme(v));
-  const label = `${field} ${list(patterns)}`;
-  return negate
-    ? {
-        field,
-        label,
-        test: (c) => {
-          const v = peer(c);
-          return v === '' || !m(v);
-        },
-        actual: peer,
-      }
-    : {
-        field,
-        label,
-        test: (c) => {
-          const v = peer(c);
-          return v !== '' && m(v);
-        },
-        actual: peer,
-      };
+  return stringCond(field, `${field} ${list(patterns)}`, peer, m, negate);
 }
 
 function cidrCond(field: string, blocks: readonly string[], negate: boolean, problem: FieldProblem): Cond {
