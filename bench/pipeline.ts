@@ -1,0 +1,103 @@
+/**
+ * In-process cost of one Check by stage, without the transport (not a test):
+ * `npx tsx bench/pipeline.ts [--n 20000] [--policies 250]`.
+ *
+ * Builds the same request, keys, config and realistic policy set as `make bench` (bench/lib/prepare.ts,
+ * into bench/.work/pipeline), wires the components as src/main.ts does, and times each stage in a
+ * loop on one core: deserialize (the gRPC deserializer), normalize, normalize + authorize (identity
+ * from its caches, policy), respond (wire bytes), the Check handler on a decoded request, and the
+ * whole of it (deserialize + handler). Prints mean µs per call; compare runs on the same machine only.
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { readConfigFile, validateConfig } from '../src/config/load.js';
+import { configSchema } from '../src/config/schema.js';
+import { createResponder } from '../src/decision/index.js';
+import { createIdentityResolver } from '../src/identity/index.js';
+import { createResolvers } from '../src/resolver/index.js';
+import { createAuthorizer } from '../src/server/authorizer.js';
+import { authorizationService, createCheckHandler } from '../src/server/check-service.js';
+import { normalizeCheckRequest } from '../src/server/normalize.js';
+import { createPolicySource } from '../src/server/policy-source.js';
+import { createPolicyStore } from '../src/server/policy-store.js';
+import { createDecisionLogger, createTracer } from '../src/telemetry/index.js';
+import { createMetrics } from '../src/telemetry/metrics.js';
+import { parseOptions } from './lib/options.js';
+import { prepare } from './lib/prepare.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const { values } = parseArgs({ options: { n: { type: 'string' }, policies: { type: 'string' } } });
+const N = Number(values.n ?? 20_000);
+const options = parseOptions(['--quick', '--policies', values.policies ?? '250']);
+if (options === null) throw new Error('unreachable');
+const prepared = await prepare(ROOT, join(ROOT, 'bench/.work/pipeline'), options);
+
+const raw = await readConfigFile(prepared.ctx.portcullisConfig);
+const config = validateConfig(configSchema, {
+  ...raw,
+  policy: { dir: prepared.dirs.realistic, watch: false },
+  telemetry: { ...(raw.telemetry as object), log: { level: 'silent' } },
+});
+const logger = pino({ level: 'silent' });
+const metrics = createMetrics();
+const store = createPolicyStore();
+await createPolicySource(config.policy, config.bundle, store, { logger, metrics }).start();
+const identity = await createIdentityResolver(config.identity, { logger, metrics });
+const decisionLog = createDecisionLogger(config.telemetry.decisionLog, { metrics, logger });
+const resolvers = createResolvers(config.resolvers, { metrics, logger });
+const authorizer = createAuthorizer({ identity, policies: store, metrics, decisionLog, resolvers });
+const responder = createResponder(config.decision);
+const tracer = createTracer(config.telemetry.tracing);
+const handler = createCheckHandler(
+  { authorizer, responder, metrics, tracer },
+  { maxInFlight: 1000, defaultTimeoutMs: 200, limits: config.server.limits },
+);
+
+// The message bytes, as grpc-js hands them to the deserializer.
+const bytes = Buffer.from(prepared.ctx.envoyBody);
+const deserialize = authorizationService.check.requestDeserialize;
+const later = () => Date.now() + 1000;
+
+async function time(name: string, f: () => unknown): Promise<number> {
+  for (let i = 0; i < Math.min(N, 5000); i++) {
+    const r = f();
+    if (r instanceof Promise) await r;
+  }
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) {
+    const r = f();
+    if (r instanceof Promise) await r;
+  }
+  const micros = Number(process.hrtime.bigint() - t) / N / 1000;
+  process.stdout.write(`${name.padEnd(26)} ${micros.toFixed(2).padStart(8)} µs\n`);
+  return micros;
+}
+
+const request = deserialize(bytes);
+if ('undecodable' in request) throw new Error(`bench request does not decode: ${request.undecodable}`);
+const first = await authorizer.authorize(normalizeCheckRequest(request), 'grpc', undefined, () => false, later());
+if (!first.decision.allowed) throw new Error(`bench request denied: ${first.decision.reason}`);
+
+const call = { request, getDeadline: () => Number.POSITIVE_INFINITY, cancelled: false, once() {} };
+let answered = 0;
+const callback = (err: unknown) => {
+  if (err === null) answered++;
+};
+const check = () => handler(call as never, callback as never);
+const figures = {
+  deserialize: await time('deserialize', () => deserialize(bytes)),
+  normalize: await time('normalize', () => normalizeCheckRequest(request)),
+  authorize: await time('normalize + authorize', () =>
+    authorizer.authorize(normalizeCheckRequest(request), 'grpc', undefined, () => false, later()),
+  ),
+  respond: await time('respond (wire bytes)', () => responder.toCheckResponseBytes(first.decision, first)),
+  handler: await time('handler (decoded request)', check),
+  whole: await time('deserialize + handler', () => {
+    call.request = deserialize(bytes) as typeof request;
+    check();
+  }),
+};
+if (answered < 2 * N) throw new Error(`only ${answered} of ${2 * N} Checks answered without a fault`);
+process.stdout.write(`${JSON.stringify({ n: N, micros: figures })}\n`);
+process.exit(0);
