@@ -76,7 +76,13 @@ async function time(name: string, f: () => unknown): Promise<number> {
 
 const request = deserialize(bytes);
 if ('undecodable' in request) throw new Error(`bench request does not decode: ${request.undecodable}`);
-const first = await authorizer.authorize(normalizeCheckRequest(request), 'grpc', undefined, () => false, later());
+const first = await authorizer.authorize(
+  normalizeCheckRequest(request),
+  'grpc',
+  undefined,
+  () => false,
+  later(),
+);
 if (!first.decision.allowed) throw new Error(`bench request denied: ${first.decision.reason}`);
 
 const call = { request, getDeadline: () => Number.POSITIVE_INFINITY, cancelled: false, once() {} };
