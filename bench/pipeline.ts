@@ -6,8 +6,10 @@
  * into bench/.work/pipeline), wires the components as src/main.ts does, and times each stage in a
  * loop on one core: deserialize (the gRPC deserializer), normalize, normalize + authorize (identity
  * from its caches, policy), respond (wire bytes), the Check handler on a decoded request, and the
- * whole of it (deserialize + handler). Prints mean µs per call; compare runs on the same machine only.
+ * whole of it (deserialize + handler). Prints mean µs per call; compare runs on the same machine only. The request is also written to
+ * bench/.work/pipeline/check-request.bin (unframed), matching that directory's keys and config.
  */
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -54,8 +56,10 @@ const handler = createCheckHandler(
   { maxInFlight: 1000, defaultTimeoutMs: 200, limits: config.server.limits },
 );
 
-// The message bytes, as grpc-js hands them to the deserializer.
+// The message bytes, as grpc-js hands them to the deserializer; also written next to the keys, for
+// profiling one stage by hand against the same config.
 const bytes = Buffer.from(prepared.ctx.envoyBody);
+await writeFile(join(prepared.ctx.work, 'check-request.bin'), bytes);
 const deserialize = authorizationService.check.requestDeserialize;
 const later = () => Date.now() + 1000;
 
