@@ -20,6 +20,11 @@ export interface PeerInput {
   readonly principal: string;
   /** The peer leaf certificate as PEM (URL-decoded), '' when Envoy did not send it. */
   readonly certificate: string;
+  /**
+   * The certificate exactly as Envoy sent it (URL-encoded PEM), when the front door has it: the
+   * identity stage keys its verification cache on it, so a cached peer is never URL-decoded again.
+   */
+  readonly certificateAsSent?: string;
   /** `x-envoy-downstream-service-cluster` (source) or ''. */
   readonly service: string;
   /** Node-metadata labels (destination only). */

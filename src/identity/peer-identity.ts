@@ -37,6 +37,15 @@ interface CachedSvid {
   readonly version: number;
 }
 
+/** A certificate to verify: PEM, and optionally the form it arrived in (Envoy's URL encoding). */
+interface CertificateRef {
+  readonly certificate: string;
+  readonly certificateAsSent?: string;
+}
+
+/** Most recently verified certificates, compared by content before any hashing (see verifyCached). */
+const RECENT_CERTIFICATES = 4;
+
 /** A failed verification is re-tried after this long (or at the next bundle reload). */
 const FAILED_CERT_TTL_MS = 60_000;
 const XFCC_HEADER = 'x-forwarded-client-cert';
@@ -71,7 +80,7 @@ function blockListOf(entries: readonly string[]): BlockList {
   return list;
 }
 
-/** Creates the peer resolver (synchronous: certificate verification is cached by PEM hash). */
+/** Creates the peer resolver (synchronous: certificate verifications are cached, see verifyCached). */
 export function createPeerResolver(opts: PeerOptions): PeerResolver {
   const peers = new PeerIdentifier(opts);
   return (input, nowMs) => peers.resolve(input, nowMs);
@@ -79,7 +88,13 @@ export function createPeerResolver(opts: PeerOptions): PeerResolver {
 
 /** Holds the caches (verified certificates, parsed SPIFFE IDs) and the trusted-proxy matchers. */
 class PeerIdentifier {
+  /** Keyed by SHA-256 of the certificate as sent (`s:`) or of the PEM (`p:`, XFCC and other doors). */
   private readonly certCache: LruCache<CachedSvid>;
+  /** The last few certificates seen: text, key space (as sent or PEM) and entry (round robin). */
+  private readonly recentKeys: string[] = new Array<string>(RECENT_CERTIFICATES).fill('');
+  private readonly recentSent: boolean[] = new Array<boolean>(RECENT_CERTIFICATES).fill(false);
+  private readonly recentEntries: (CachedSvid | undefined)[] = new Array(RECENT_CERTIFICATES);
+  private recentNext = 0;
   private readonly idCache = new LruCache<SpiffeIdResult>(4096);
   private readonly trustedId: GlobMatcher;
   private readonly trustedAddresses: BlockList;
@@ -93,11 +108,9 @@ class PeerIdentifier {
   resolve(input: AuthzInput, nowMs: number): SourceIdentity | KindedFailure {
     const src = input.source;
     const xfcc = this.opts.xfcc.enabled ? input.request.headers[XFCC_HEADER] : undefined;
-    if (xfcc === undefined || xfcc === '')
-      return this.identify(src.principal, src.certificate, src.address, nowMs);
+    if (xfcc === undefined || xfcc === '') return this.identify(src.principal, src, src.address, nowMs);
     if (!this.isTrustedProxy(src.principal, src.address)) {
-      if (!this.opts.xfcc.rejectUntrusted)
-        return this.identify(src.principal, src.certificate, src.address, nowMs);
+      if (!this.opts.xfcc.rejectUntrusted) return this.identify(src.principal, src, src.address, nowMs);
       return peerFailure(
         'xfcc',
         'xfcc_untrusted',
@@ -106,18 +119,19 @@ class PeerIdentifier {
     }
     const fwd = forwardedClient(xfcc, src.principal);
     if ('ok' in fwd) return fwd;
-    return this.identify(fwd.principal, fwd.pem, src.address, nowMs);
+    return this.identify(fwd.principal, { certificate: fwd.pem }, src.address, nowMs);
   }
 
   private identify(
     principal: string,
-    pem: string,
+    cert: CertificateRef,
     address: string,
     nowMs: number,
   ): SourceIdentity | KindedFailure {
     const { mode, allowedTrustDomains } = this.opts;
-    if (pem !== '') {
-      const svid = this.verifyCached(pem, nowMs);
+    // Decoding is skipped while the certificate as sent is at hand: both are '' or neither is.
+    if ((cert.certificateAsSent ?? cert.certificate) !== '') {
+      const svid = this.verifyCached(cert, nowMs);
       if (svid.ok) {
         if (principal !== '' && principal !== svid.spiffeId.id) {
           return peerFailure(
@@ -156,19 +170,57 @@ class PeerIdentifier {
     return family !== 0 && this.trustedAddresses.check(address, family === 6 ? 'ipv6' : 'ipv4');
   }
 
-  private verifyCached(pem: string, nowMs: number): SvidResult {
+  /**
+   * Verification result for `cert`, from the caches when still valid (same trust bundles, before
+   * expiry). The few most recent certificates are found by string comparison (tens of ns); the rest
+   * by SHA-256 in the LRU — hashing is cheaper than V8 hashing a fresh 2 KB string for a Map.
+   * Keys are the certificate as sent when there is one (no URL-decoding on a hit), else the PEM, in
+   * separate key spaces so one form can never stand for the other.
+   */
+  private verifyCached(cert: CertificateRef, nowMs: number): SvidResult {
     const bundles = this.opts.bundles;
-    const key = sha256(pem);
-    const hit = this.certCache.get(key);
-    if (hit && hit.version === bundles.version && nowMs < hit.expiresAt) return hit.result;
-    const result = verifyX509Svid(pem, {
-      bundleFor: (td) => bundles.get(td),
-      allowedTrustDomains: this.opts.allowedTrustDomains,
-      nowMs,
-    });
-    const expiresAt = result.ok ? result.notAfterMs : nowMs + FAILED_CERT_TTL_MS;
-    this.certCache.set(key, { result, expiresAt, version: bundles.version });
-    return result;
+    const asSent = cert.certificateAsSent !== undefined;
+    const text = cert.certificateAsSent ?? cert.certificate;
+    for (let i = 0; i < RECENT_CERTIFICATES; i++) {
+      if (this.recentKeys[i] === text && this.recentSent[i] === asSent) {
+        const recent = this.recentEntries[i];
+        if (this.fresh(recent, nowMs)) return recent.result;
+        break;
+      }
+    }
+    const key = sha256(asSent ? `s:${text}` : `p:${text}`);
+    let entry = this.certCache.get(key);
+    if (!this.fresh(entry, nowMs)) {
+      const result = verifyX509Svid(cert.certificate, {
+        bundleFor: (td) => bundles.get(td),
+        allowedTrustDomains: this.opts.allowedTrustDomains,
+        nowMs,
+      });
+      const expiresAt = result.ok ? result.notAfterMs : nowMs + FAILED_CERT_TTL_MS;
+      entry = { result, expiresAt, version: bundles.version };
+      this.certCache.set(key, entry);
+    }
+    this.remember(text, asSent, entry);
+    return entry.result;
+  }
+
+  /** Whether a cached verification still stands: same trust bundles, before its expiry. */
+  private fresh(e: CachedSvid | undefined, nowMs: number): e is CachedSvid {
+    return e !== undefined && e.version === this.opts.bundles.version && nowMs < e.expiresAt;
+  }
+
+  private remember(text: string, asSent: boolean, entry: CachedSvid): void {
+    for (let i = 0; i < RECENT_CERTIFICATES; i++) {
+      if (this.recentKeys[i] === text && this.recentSent[i] === asSent) {
+        this.recentEntries[i] = entry;
+        return;
+      }
+    }
+    const slot = this.recentNext;
+    this.recentKeys[slot] = text;
+    this.recentSent[slot] = asSent;
+    this.recentEntries[slot] = entry;
+    this.recentNext = (slot + 1) % RECENT_CERTIFICATES;
   }
 
   private parseCached(principal: string): SpiffeIdResult {

@@ -13,20 +13,23 @@ import type { AuthzInput, IdentityResult, JsonObject, PeerInput } from '../../..
 export interface InputOptions {
   readonly principal?: string;
   readonly certificate?: string;
+  /** The certificate as Envoy sent it (URL-encoded), as the gRPC front door passes it on. */
+  readonly certificateAsSent?: string;
   readonly address?: string;
   readonly headers?: Record<string, string>;
   readonly query?: Record<string, string>;
   readonly metadata?: Record<string, JsonObject>;
 }
 
-function peer(principal: string, certificate: string, address: string): PeerInput {
-  return { address, port: 40000, principal, certificate, service: '', labels: {} };
+function peer(principal: string, certificate: string, address: string, asSent?: string): PeerInput {
+  const p = { address, port: 40000, principal, certificate, service: '', labels: {} };
+  return asSent === undefined ? p : { ...p, certificateAsSent: asSent };
 }
 
 /** A normalized request as the server would hand it to identify. */
 export function authzInput(o: InputOptions = {}): AuthzInput {
   return {
-    source: peer(o.principal ?? '', o.certificate ?? '', o.address ?? '10.1.2.3'),
+    source: peer(o.principal ?? '', o.certificate ?? '', o.address ?? '10.1.2.3', o.certificateAsSent),
     destination: peer('spiffe://example.org/ns/shop/sa/orders', '', '10.9.9.9'),
     request: {
       id: '1',

@@ -12,7 +12,7 @@ import {
   spiffeBundleJson,
   type TestCa,
 } from '../../fixtures/pki.js';
-import { bearer, counterValue, identify, resolverFor } from './helpers.js';
+import { authzInput, bearer, counterValue, identify, resolverFor } from './helpers.js';
 
 const WEB = 'spiffe://example.org/ns/shop/sa/web';
 const PROXY = 'spiffe://example.org/ns/istio-system/sa/ingress';
@@ -130,6 +130,73 @@ describe('verified peers (bundles configured → verification required)', () => 
     const before = await counterValue(metrics, 'identityFailures', { kind: 'x509', reason });
     expect(await identify(resolver, input())).toMatchObject({ ok: false, status: 403, reason });
     expect(await counterValue(metrics, 'identityFailures', { kind: 'x509', reason })).toBe(before + 1);
+  });
+
+  it('the certificate as sent is the cache key: a cached peer is never URL-decoded again', async () => {
+    const pem = issueSvid(inter, { uris: [WEB] }).pem;
+    const sent = encodeURIComponent(pem);
+    let decoded = 0;
+    const input = () => {
+      const base = authzInput({ principal: WEB });
+      const source = {
+        ...base.source,
+        certificateAsSent: sent,
+        get certificate() {
+          decoded++;
+          return decodeURIComponent(sent);
+        },
+      };
+      return { ...base, source };
+    };
+    for (let i = 0; i < 5; i++) {
+      expect(await resolver.identify(input())).toMatchObject({
+        ok: true,
+        principal: { id: WEB, source: { verified: true } },
+      });
+    }
+    expect(decoded).toBe(1);
+  });
+
+  it('the as-sent and PEM key spaces never stand for each other', async () => {
+    const pem = issueSvid(inter, { uris: [WEB] }).pem;
+    const sent = encodeURIComponent(pem);
+    expect(await identify(resolver, { certificate: pem, certificateAsSent: sent })).toMatchObject({
+      ok: true,
+    });
+    // The same text handed over as a PEM is not a certificate: verified afresh, and refused.
+    expect(await identify(resolver, { certificate: sent })).toMatchObject({
+      ok: false,
+      status: 403,
+      reason: 'certificate_invalid',
+    });
+    // And a bad certificate as sent does not borrow the verdict of the PEM it equals as text.
+    expect(await identify(resolver, { certificate: pem })).toMatchObject({ ok: true });
+    expect(
+      await identify(resolver, { certificate: 'not a certificate', certificateAsSent: pem }),
+    ).toMatchObject({ ok: false, status: 403, reason: 'certificate_invalid' });
+  });
+
+  it('more peers than the recent memo holds are each verified and cached correctly', async () => {
+    const ids = Array.from({ length: 7 }, (_, i) => `spiffe://example.org/ns/shop/sa/w${i}`);
+    const pems = ids.map((id) => issueSvid(inter, { uris: [id] }).pem);
+    for (let round = 0; round < 3; round++) {
+      for (const [i, id] of ids.entries()) {
+        const pem = pems[i]!;
+        const r = await identify(resolver, {
+          principal: id,
+          certificate: pem,
+          certificateAsSent: encodeURIComponent(pem),
+        });
+        expect(r).toMatchObject({ ok: true, principal: { id } });
+      }
+    }
+    // A peer claiming another's identity with its own (cached) certificate is still refused.
+    const r = await identify(resolver, {
+      principal: ids[0]!,
+      certificate: pems[1]!,
+      certificateAsSent: encodeURIComponent(pems[1]!),
+    });
+    expect(r).toMatchObject({ ok: false, reason: 'certificate_mismatch' });
   });
 
   it('no TLS at all → anonymous', async () => {
