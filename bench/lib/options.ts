@@ -36,7 +36,7 @@ export const USAGE = `Usage: npx tsx bench/run.ts [flags]    (make bench ARGS=".
   --rounds N           interleaved rounds over the compared servers (default 3, quick 2)
   --duration SEC       saturated run length per round (default 4, quick 2)
   --rate-duration SEC  fixed-rate run length per round (default 3, quick 2)
-  --rates LIST         fixed total rates in req/s (default 1000,2000)
+  --rates LIST         fixed total rates in req/s (default 100,1000,2000)
   --policies N         generated policies in the realistic set (default 250)
   --scaling LIST       policy counts of the scaling runs (default 100,1000,10000)
   --write              write bench/results.md and bench/results.json even in quick mode
@@ -93,7 +93,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
     warmupSec: 1,
     connections: 4,
     streams: 16,
-    rates: values.rates === undefined ? [1000, 2000] : numbers(values.rates, '--rates'),
+    rates: values.rates === undefined ? [100, 1000, 2000] : numbers(values.rates, '--rates'),
     realistic: one(values.policies, '--policies', 250),
     scaling: values.scaling === undefined ? [100, 1000, 10_000] : numbers(values.scaling, '--scaling'),
     write: values.write === true || !quick,

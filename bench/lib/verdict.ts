@@ -14,7 +14,13 @@ export function computeRatios(
   const realistic = by('portcullis');
   const examples = by('portcullis-examples');
   const cerbos = by('cerbos');
-  const at2000 = (t: TargetResult | undefined, p: 'p50' | 'p99') => rateRun(t, 2000)?.latency?.[p] ?? null;
+  const at = (t: TargetResult | undefined, rps: number, p: 'p50' | 'p99') =>
+    rateRun(t, rps)?.latency?.[p] ?? null;
+  const at2000 = (t: TargetResult | undefined, p: 'p50' | 'p99') => at(t, 2000, p);
+  const added = (p: 'p50' | 'p99') => {
+    const [ours, base] = [at2000(realistic, p), at2000(bare, p)];
+    return ours === null || base === null ? null : ours - base;
+  };
   const evalAt = (n: number) => scaling.find((s) => s.policies === n)?.evalMeanMicros;
   return {
     'Portcullis/bare throughput (realistic set)': ratio(
@@ -33,13 +39,22 @@ export function computeRatios(
       cerbos?.saturated.cpuMicrosPerRequest,
       realistic?.saturated.cpuMicrosPerRequest,
     ),
+    'p50 ms @ 100 req/s, bare (the round-trip floor here)': at(bare, 100, 'p50'),
+    'p50 ms @ 100 req/s, Portcullis': at(realistic, 100, 'p50'),
+    'p50 ms @ 2,000 req/s, bare': at2000(bare, 'p50'),
     'p50 ms @ 2,000 req/s, Portcullis': at2000(realistic, 'p50'),
+    'p50 ms added over bare @ 2,000 req/s': added('p50'),
     'p99 ms @ 2,000 req/s, bare': at2000(bare, 'p99'),
     'p99 ms @ 2,000 req/s, Portcullis': at2000(realistic, 'p99'),
     'p99 ms @ 2,000 req/s, Cerbos': at2000(cerbos, 'p99'),
+    'p99 ms added over bare @ 2,000 req/s': added('p99'),
     'eval time 10,000 / 100 policies': ratio(evalAt(10_000), evalAt(100)),
     'RSS MiB at 1,000 policies': scaling.find((s) => s.policies === 1000)?.rssMiB ?? null,
   };
+}
+
+function fixedOrDash(v: number | null): string {
+  return v === null || Number.isNaN(v) ? '—' : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
 }
 
 function verdict(name: string, value: number | null, ok: (v: number) => boolean, unit = ''): string {
@@ -83,6 +98,17 @@ export function buildNotes(
       '×',
     ),
   ];
+  const floor = r('p50 ms @ 100 req/s, bare (the round-trip floor here)');
+  const bare2000 = r('p50 ms @ 2,000 req/s, bare');
+  if (bare2000 !== null && bare2000 > 0.4) {
+    notes.push(
+      `the latency targets are below what the bare grpc-js server itself reaches on this machine: its p50 is ` +
+        `${bare2000.toFixed(2)} ms at 2,000 req/s${floor === null ? '' : ` and ${floor.toFixed(2)} ms at 100 req/s`} ` +
+        `(a loopback gRPC round trip here; syscalls and wake-ups are slow on this VM) — judge Portcullis by ` +
+        `what it adds: p50 ${fixedOrDash(r('p50 ms added over bare @ 2,000 req/s'))} ms, ` +
+        `p99 ${fixedOrDash(r('p99 ms added over bare @ 2,000 req/s'))} ms at 2,000 req/s`,
+    );
+  }
   for (const t of targets) {
     if (![t.saturated, ...t.rates].every((run) => run.verified)) {
       notes.push(
