@@ -1,3 +1,5 @@
+import type { HeaderValue } from '../types.js';
+
 /**
  * Header validity as Envoy checks it with `validate_mutations: true` (contract fact 27): names are
  * lowercase RFC 9110 tokens, values have no NUL/CR/LF or other control characters but HTAB.
@@ -20,4 +22,20 @@ export function isValidHeaderValue(value: string): boolean {
 /** Headers Envoy never removes; asking to remove them is pointless (contract fact 23). */
 export function isRemovableHeader(name: string): boolean {
   return isValidHeaderName(name) && name !== 'host';
+}
+
+function isValidHeader(h: HeaderValue): boolean {
+  return isValidHeaderName(h.name) && isValidHeaderValue(h.value);
+}
+
+/** The headers of `headers` that may be sent, in order; `headers` itself when all may (no copy). */
+export function validHeaders(headers: readonly HeaderValue[]): readonly HeaderValue[] {
+  for (let i = 0; i < headers.length; i++)
+    if (!isValidHeader(headers[i] as HeaderValue)) return headers.filter(isValidHeader);
+  return headers;
+}
+
+/** The names of `names` that may be removed, first occurrence only, in order. */
+export function removableHeaders(names: readonly string[]): string[] {
+  return [...new Set(names)].filter(isRemovableHeader);
 }

@@ -1,17 +1,14 @@
 import type { Decision, HeaderValue } from '../types.js';
 import type { DecisionConfig } from './config.js';
-import { isRemovableHeader, isValidHeaderName, isValidHeaderValue } from './headers.js';
-import { denyBody, denyHttpStatus, type ResponseContext, wwwAuthenticate } from './respond.js';
+import { denyBody, denyHeaders, denyHttpStatus } from './deny.js';
+import { removableHeaders, validHeaders } from './headers.js';
+import type { ResponseContext } from './respond.js';
 
 /** An HTTP answer for Envoy's HTTP ext_authz mode, nginx auth_request, Traefik forwardAuth, Caddy forward_auth. */
 export interface HttpAuthzResponse {
   readonly status: number;
   readonly headers: readonly HeaderValue[];
   readonly body: string;
-}
-
-function valid(headers: readonly HeaderValue[]): HeaderValue[] {
-  return headers.filter((h) => isValidHeaderName(h.name) && isValidHeaderValue(h.value));
 }
 
 /**
@@ -34,20 +31,14 @@ export function toHttpResponse(
     add(ids.principalType, ctx.principal?.type ?? '');
     add(ids.decisionId, ctx.decisionId);
     headers.push(...decision.obligations.upstreamHeaders, ...decision.obligations.responseHeaders);
-    const remove = [...config.stripHeaders, ...decision.obligations.removeHeaders].filter(isRemovableHeader);
+    const remove = removableHeaders([...config.stripHeaders, ...decision.obligations.removeHeaders]);
     // Proxies in HTTP mode cannot be told to remove headers; name them so an operator can act on it.
-    if (remove.length > 0)
-      headers.push({ name: 'x-portcullis-remove-headers', value: [...new Set(remove)].join(',') });
-    return { status: 200, headers: valid(headers), body: '' };
+    if (remove.length > 0) headers.push({ name: 'x-portcullis-remove-headers', value: remove.join(',') });
+    return { status: 200, headers: validHeaders(headers), body: '' };
   }
-  const headers: HeaderValue[] = [{ name: 'content-type', value: 'application/json' }];
-  if (config.decisionIdHeader) headers.push({ name: config.decisionIdHeader, value: ctx.decisionId });
-  if (decision.status === 401)
-    headers.push({ name: 'www-authenticate', value: wwwAuthenticate(decision, config.realm) });
-  headers.push(...decision.obligations.responseHeaders);
   return {
     status: denyHttpStatus(decision),
-    headers: valid(headers),
+    headers: validHeaders(denyHeaders(config, decision, ctx.decisionId)),
     body: JSON.stringify(denyBody(decision, ctx.decisionId)),
   };
 }

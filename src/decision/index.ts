@@ -1,13 +1,10 @@
 export { type DecisionConfig, decisionConfigSchema } from './config.js';
+export { type DenyBody, denyBody, denyHttpStatus, wwwAuthenticate } from './deny.js';
 export { isRemovableHeader, isValidHeaderName, isValidHeaderValue } from './headers.js';
 export { type HttpAuthzResponse, toHttpResponse } from './http-response.js';
 export {
   createResponder,
-  type DenyBody,
-  denyBody,
-  denyHttpStatus,
   dynamicMetadata,
   type Responder,
   type ResponseContext,
-  wwwAuthenticate,
 } from './respond.js';

@@ -5,8 +5,9 @@ import { type CheckResponse, CheckResponseSchema } from '../gen/envoy/service/au
 import type { StatusCode } from '../gen/envoy/type/v3/http_status_pb.js';
 import type { Decision, HeaderValue, Principal } from '../types.js';
 import type { DecisionConfig } from './config.js';
+import { denyBody, denyHeaders, denyHttpStatus } from './deny.js';
 import { encodeCheckResponse } from './encode.js';
-import { isRemovableHeader, isValidHeaderName, isValidHeaderValue } from './headers.js';
+import { isValidHeaderValue, removableHeaders, validHeaders } from './headers.js';
 
 /** gRPC status codes used in CheckResponse.status (google.rpc.Code). */
 const RPC_OK = 0;
@@ -22,34 +23,7 @@ export interface ResponseContext {
   readonly principal: Principal | undefined;
 }
 
-/** The body of every deny: no internal detail, no secrets. */
-export interface DenyBody {
-  readonly decision: 'deny';
-  readonly reason: string;
-  readonly decisionId: string;
-  readonly message?: string;
-}
-
-/** Builds the JSON deny body. */
-export function denyBody(decision: Decision, decisionId: string): DenyBody {
-  const message = decision.obligations.denyMessage;
-  return message
-    ? { decision: 'deny', reason: decision.reason, decisionId, message }
-    : { decision: 'deny', reason: decision.reason, decisionId };
-}
-
-/** RFC 6750 §3: a WWW-Authenticate value for a 401 deny. Without credentials no error code is given. */
-export function wwwAuthenticate(decision: Decision, realm: string): string {
-  if (decision.reason === 'credential_missing') return `Bearer realm="${realm}"`;
-  return `Bearer realm="${realm}", error="invalid_token", error_description="${decision.reason}"`;
-}
-
-/** The HTTP status of a deny: the obligation's custom status, else the deny class. */
-export function denyHttpStatus(decision: Decision): number {
-  const custom = decision.obligations.denyStatus;
-  return custom >= 400 && custom <= 599 ? custom : decision.status === 401 ? 401 : 403;
-}
-
+/** A HeaderValueOption message for `name`: `value`, append: false. */
 export function option(name: string, value: string): HeaderValueOption {
   // Contract fact 22: always set `append` explicitly; false overwrites on every Envoy version.
   return create(HeaderValueOptionSchema, { header: { key: name, value }, append: false });
@@ -86,10 +60,6 @@ export interface ResponseParts {
   readonly metadata: JsonObject;
 }
 
-function valid(headers: readonly HeaderValue[]): HeaderValue[] {
-  return headers.filter((h) => isValidHeaderName(h.name) && isValidHeaderValue(h.value));
-}
-
 /** Creates the respond stage: Decision → Envoy CheckResponse. */
 export function createResponder(config: DecisionConfig) {
   const identity = config.upstreamHeaders;
@@ -108,7 +78,7 @@ export function createResponder(config: DecisionConfig) {
     add(identity.decisionId, ctx.decisionId);
     set.push(...decision.obligations.upstreamHeaders);
     remove.push(...config.stripHeaders, ...decision.obligations.removeHeaders);
-    return { set, remove: [...new Set(remove)].filter(isRemovableHeader) };
+    return { set, remove: removableHeaders(remove) };
   }
 
   /** What the response to `decision` says (contract facts 18–27). */
@@ -120,24 +90,19 @@ export function createResponder(config: DecisionConfig) {
         allowed: true,
         rpcCode: RPC_OK,
         rpcMessage: '',
-        headers: valid(set),
+        headers: validHeaders(set),
         remove,
-        responseHeaders: valid(decision.obligations.responseHeaders),
+        responseHeaders: validHeaders(decision.obligations.responseHeaders),
         httpStatus: 0,
         body: '',
         metadata,
       };
     }
-    const headers: HeaderValue[] = [{ name: 'content-type', value: 'application/json' }];
-    if (config.decisionIdHeader) headers.push({ name: config.decisionIdHeader, value: ctx.decisionId });
-    if (decision.status === 401)
-      headers.push({ name: 'www-authenticate', value: wwwAuthenticate(decision, config.realm) });
-    headers.push(...decision.obligations.responseHeaders);
     return {
       allowed: false,
       rpcCode: decision.status === 401 ? RPC_UNAUTHENTICATED : RPC_PERMISSION_DENIED,
       rpcMessage: decision.reason,
-      headers: valid(headers),
+      headers: validHeaders(denyHeaders(config, decision, ctx.decisionId)),
       remove: [],
       responseHeaders: [],
       httpStatus: denyHttpStatus(decision),
