@@ -6,7 +6,7 @@ import type { StatusCode } from '../gen/envoy/type/v3/http_status_pb.js';
 import type { Decision, HeaderValue, Principal } from '../types.js';
 import type { DecisionConfig } from './config.js';
 import { denyBody, denyHeaders, denyHttpStatus } from './deny.js';
-import { encodeCheckResponse } from './encode.js';
+import { createCheckResponseEncoder } from './encode.js';
 import { isValidHeaderValue, removableHeaders, validHeaders } from './headers.js';
 
 /** gRPC status codes used in CheckResponse.status (google.rpc.Code). */
@@ -42,8 +42,8 @@ export function dynamicMetadata(decision: Decision, ctx: ResponseContext): JsonO
   };
 }
 
-/** Everything a CheckResponse says, computed once; rendered as a message or as wire bytes. */
-export interface ResponseParts {
+/** Everything a CheckResponse says, as plain data: what toCheckResponse renders as a message. */
+interface ResponseParts {
   readonly allowed: boolean;
   /** google.rpc.Code of CheckResponse.status. */
   readonly rpcCode: number;
@@ -139,12 +139,11 @@ export function createResponder(config: DecisionConfig) {
   }
 
   /**
-   * The same CheckResponse as wire bytes, written directly with protobuf-es's BinaryWriter: the hot
-   * path skips building a message (a test checks the bytes equal toBinary(toCheckResponse(...))).
+   * The same CheckResponse as wire bytes, encoded directly (encode.ts): the hot path builds no
+   * message and no parts (a test checks the bytes equal toBinary(toCheckResponse(...))).
    */
-  function toCheckResponseBytes(decision: Decision, ctx: ResponseContext): Uint8Array {
-    return encodeCheckResponse(parts(decision, ctx));
-  }
+  const toCheckResponseBytes: (decision: Decision, ctx: ResponseContext) => Uint8Array =
+    createCheckResponseEncoder(config);
 
   return { toCheckResponse, toCheckResponseBytes };
 }
