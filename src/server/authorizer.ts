@@ -138,7 +138,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       decision = identityDeny(identity);
     }
     const outcome = decision.allowed ? 'allow' : 'deny';
-    metrics.decisions.inc({ outcome, reason: decision.reason, policy: decision.policy || 'none', api });
+    metrics.countDecision(outcome, decision.reason, decision.policy || 'none', api);
     const latencyMicros = Number(process.hrtime.bigint() - startNs) / 1000;
     deps.decisionLog.log({
       decisionId,

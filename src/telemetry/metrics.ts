@@ -44,6 +44,12 @@ export interface Metrics {
   readonly registry: Registry;
   /** Decisions by outcome (allow|deny), reason code, policy name and API (grpc|http|check). */
   readonly decisions: Counter<'outcome' | 'reason' | 'policy' | 'api'>;
+  /**
+   * `decisions.inc({outcome, reason, policy, api})` for the hot path: counted in a plain number per
+   * label set and handed to prom-client when the counter is read (a scrape), which spares hashing and
+   * validating a label object on every decision (~1 µs). Reads of `decisions` always include it.
+   */
+  readonly countDecision: (outcome: 'allow' | 'deny', reason: string, policy: string, api: string) => void;
   /** End-to-end Check latency by API and outcome (allow|deny|fault). */
   readonly checkDuration: Histogram<'api' | 'outcome'>;
   /** Policy evaluation latency. */
@@ -85,6 +91,59 @@ export interface Metrics {
   readonly rolloutInfo: Gauge<'track' | 'candidate'>;
 }
 
+/** One decision label set and what was counted for it since the last read. */
+interface PendingDecision {
+  readonly labels: Record<'outcome' | 'reason' | 'policy' | 'api', string>;
+  n: number;
+}
+
+/**
+ * Decisions counted as plain numbers per label set until the next read, found through nested maps
+ * (api → policy → reason → outcome): label values are the same few strings every time, whose hashes
+ * V8 keeps, so a lookup costs a few map probes instead of building and hashing a label key.
+ */
+class PendingDecisions {
+  private readonly byApi = new Map<string, Map<string, Map<string, PendingDecision[]>>>();
+  private readonly all: PendingDecision[] = [];
+
+  add(outcome: 'allow' | 'deny', reason: string, policy: string, api: string): void {
+    let byPolicy = this.byApi.get(api);
+    if (byPolicy === undefined) {
+      byPolicy = new Map();
+      this.byApi.set(api, byPolicy);
+    }
+    let byReason = byPolicy.get(policy);
+    if (byReason === undefined) {
+      byReason = new Map();
+      byPolicy.set(policy, byReason);
+    }
+    let pair = byReason.get(reason);
+    if (pair === undefined) {
+      pair = [];
+      byReason.set(reason, pair);
+    }
+    const i = outcome === 'allow' ? 0 : 1;
+    const e = pair[i];
+    if (e !== undefined) {
+      e.n++;
+      return;
+    }
+    const created = { labels: { outcome, reason, policy, api }, n: 1 };
+    pair[i] = created;
+    this.all.push(created);
+  }
+
+  /** Moves what was counted into `counter` (prom-client calls this before the counter is read). */
+  flushInto(counter: Counter<'outcome' | 'reason' | 'policy' | 'api'>): void {
+    for (const e of this.all) {
+      if (e.n > 0) {
+        counter.inc(e.labels, e.n);
+        e.n = 0;
+      }
+    }
+  }
+}
+
 /** Creates the metric set on a fresh registry (or the given one), with default Node process metrics. */
 export function createMetrics(options: { registry?: Registry; defaultMetrics?: boolean } = {}): Metrics {
   const registry = options.registry ?? new Registry();
@@ -93,6 +152,7 @@ export function createMetrics(options: { registry?: Registry; defaultMetrics?: b
     for (const name of NONCONFORMING_DEFAULT_METRICS) registry.removeSingleMetric(name);
   }
   const registers = [registry];
+  const pendingDecisions = new PendingDecisions();
   const metrics: Metrics = {
     registry,
     decisions: new Counter({
@@ -100,7 +160,11 @@ export function createMetrics(options: { registry?: Registry; defaultMetrics?: b
       help: 'Authorization decisions by outcome, reason code, policy and API.',
       labelNames: ['outcome', 'reason', 'policy', 'api'],
       registers,
+      collect() {
+        pendingDecisions.flushInto(this);
+      },
     }),
+    countDecision: (outcome, reason, policy, api) => pendingDecisions.add(outcome, reason, policy, api),
     checkDuration: new Histogram({
       name: 'portcullis_check_duration_seconds',
       help: 'End-to-end latency of a Check call inside the sidecar.',

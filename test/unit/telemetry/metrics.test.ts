@@ -25,6 +25,33 @@ const FORBIDDEN_LABELS =
   /^(path|url|uri|principal|user|sub|subject|token|id|decision_?id|request_?id|ip|address|host)$/;
 
 describe('metrics', () => {
+  it('countDecision adds to portcullis_decisions_total as inc() does, by label set, at every read', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    const read = async () =>
+      (await m.decisions.get()).values
+        .map((v) => [v.labels, v.value])
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    for (let i = 0; i < 5; i++) m.countDecision('allow', 'allowed', 'orders', 'grpc');
+    m.countDecision('deny', 'denied_by_rule', 'orders', 'grpc');
+    m.countDecision('deny', 'denied_by_rule', 'orders', 'http');
+    m.decisions.inc({ outcome: 'allow', reason: 'allowed', policy: 'orders', api: 'grpc' });
+    const first = [
+      [{ api: 'grpc', outcome: 'allow', policy: 'orders', reason: 'allowed' }, 6],
+      [{ api: 'grpc', outcome: 'deny', policy: 'orders', reason: 'denied_by_rule' }, 1],
+      [{ api: 'http', outcome: 'deny', policy: 'orders', reason: 'denied_by_rule' }, 1],
+    ];
+    const norm = (rows: unknown[][]) =>
+      rows.map(([labels, v]) => [Object.fromEntries(Object.entries(labels as object).sort()), v]);
+    expect(norm(await read())).toEqual(first);
+    // Counted once: a second read adds nothing; later counts add up.
+    expect(norm(await read())).toEqual(first);
+    m.countDecision('deny', 'denied_by_rule', 'orders', 'grpc');
+    const text = await m.registry.metrics();
+    expect(text).toContain(
+      'portcullis_decisions_total{outcome="deny",reason="denied_by_rule",policy="orders",api="grpc"} 2',
+    );
+  });
+
   it('every metric on a real /metrics exposition passes `promtool check metrics`', async (ctx) => {
     if (!havePromtool()) return ctx.skip();
     const m = createMetrics();
@@ -58,7 +85,7 @@ describe('metrics', () => {
     const labels = all.flatMap((metric) => metric.values.flatMap((v) => Object.keys(v.labels)));
     expect(labels.filter((l) => l !== 'le' && FORBIDDEN_LABELS.test(l))).toEqual([]);
     expect(all.every((metric) => metric.name.startsWith('portcullis_'))).toBe(true);
-    expect(all).toHaveLength(Object.keys(m).length - 1); // every handle but `registry`
+    expect(all).toHaveLength(Object.keys(m).length - 2); // every handle but `registry` and `countDecision`
   });
 
   it('Check latency buckets span 50 µs … 250 ms', () => {
