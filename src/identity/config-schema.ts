@@ -62,7 +62,7 @@ const spiffeSchema = z.strictObject({
     .int()
     .min(1)
     .default(1024)
-    .describe('Verified peer certificates remembered (keyed by SHA-256 of the PEM).'),
+    .describe('Verified peer certificates remembered (keyed by SHA-256 of the certificate as sent).'),
 });
 
 const xfccSchema = z.strictObject({
