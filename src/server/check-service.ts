@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import type { Responder } from '../decision/index.js';
 import { type ErrorCode, isPortcullisError } from '../errors.js';
@@ -7,21 +7,10 @@ import { type CheckRequest, CheckRequestSchema } from '../gen/envoy/service/auth
 import type { CheckSpan, CheckTracer } from '../telemetry/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Authorized, Authorizer } from './authorizer.js';
+import { decodeCheckRequest, type Undecodable } from './check-request-decoder.js';
+import type { CheckRequestView } from './check-request-view.js';
 import { checkRequestLimits, denyOverLimit, type LimitsConfig } from './limits.js';
 import { normalizeCheckRequest } from './normalize.js';
-
-/** A request that could not be decoded; answered with INVALID_ARGUMENT instead of grpc-js's INTERNAL. */
-interface Undecodable {
-  readonly undecodable: string;
-}
-
-function deserialize(bytes: Buffer): CheckRequest | Undecodable {
-  try {
-    return fromBinary(CheckRequestSchema, bytes);
-  } catch (e) {
-    return { undecodable: (e as Error).message };
-  }
-}
 
 /** The Authorization service with protobuf-es (de)serializers — no dynamic proto loading. */
 export const authorizationService = {
@@ -30,7 +19,8 @@ export const authorizationService = {
     requestStream: false,
     responseStream: false,
     requestSerialize: (m: CheckRequest) => Buffer.from(toBinary(CheckRequestSchema, m)),
-    requestDeserialize: deserialize,
+    // Only the fields normalize and the limits read, straight from the wire (check-request-decoder.ts).
+    requestDeserialize: decodeCheckRequest,
     // The handler answers with CheckResponse wire bytes (decision/encode.ts), not a message.
     responseSerialize: (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
     responseDeserialize: (b: Buffer): Uint8Array => b,
@@ -72,7 +62,7 @@ export interface CheckHandlerOptions {
 export function createCheckHandler(
   deps: CheckHandlerDeps,
   options: CheckHandlerOptions,
-): grpc.handleUnaryCall<CheckRequest | Undecodable, Uint8Array> {
+): grpc.handleUnaryCall<CheckRequestView | Undecodable, Uint8Array> {
   const { authorizer, responder, metrics, tracer } = deps;
   let inFlight = 0;
   const inFlightGauge = metrics.inFlight.labels({ api: 'grpc' });

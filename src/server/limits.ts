@@ -5,9 +5,9 @@
  * Defaults and their reasons: docs/limits.md.
  */
 import { z } from 'zod';
-import type { CheckRequest } from '../gen/envoy/service/auth/v3/external_auth_pb.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { type Decision, NO_OBLIGATIONS } from '../types.js';
+import type { CheckRequestView, HttpRequestView } from './check-request-view.js';
 
 /** Config of the content limits (`server.limits`). */
 export const limitsConfigSchema = z
@@ -67,9 +67,29 @@ export function checkHeaderLimits(
 }
 
 /** The first limit a decoded CheckRequest breaks, undefined when within all (hot path: no allocation). */
-export function checkRequestLimits(req: CheckRequest, limits: LimitsConfig): LimitViolation | undefined {
+export function checkRequestLimits(req: CheckRequestView, limits: LimitsConfig): LimitViolation | undefined {
   const http = req.attributes?.request?.http;
   if (http === undefined) return undefined;
+  // The decoder counted the entries as it read them, an upper bound of the totals (a repeated
+  // `headers` key overwrites): within the limits, so are the exact totals.
+  const entries = http.headerEntries;
+  const entryBytes = http.headerEntryBytes;
+  if (
+    entries === undefined ||
+    entryBytes === undefined ||
+    entries > limits.maxHeaders ||
+    entryBytes > limits.maxHeaderBytes
+  ) {
+    const v = exactHeaderLimits(http, limits);
+    if (v !== undefined) return v;
+  }
+  // `body` is a string: its length in UTF-16 units is ≤ its UTF-8 size, a cheap lower bound.
+  const body = Math.max(http.body.length, http.rawBody.length);
+  return body > limits.maxBodyBytes ? violation('maxBodyBytes', body, limits.maxBodyBytes) : undefined;
+}
+
+/** Counts the headers (`headers` keys and `header_map` values) and their names + values. */
+function exactHeaderLimits(http: HttpRequestView, limits: LimitsConfig): LimitViolation | undefined {
   let count = 0;
   let bytes = 0;
   const headers = http.headers;
@@ -84,11 +104,7 @@ export function checkRequestLimits(req: CheckRequest, limits: LimitsConfig): Lim
       bytes += h.key.length + Math.max(h.rawValue.length, h.value.length);
     }
   }
-  const v = checkHeaderLimits(count, bytes, limits);
-  if (v !== undefined) return v;
-  // `body` is a string: its length in UTF-16 units is ≤ its UTF-8 size, a cheap lower bound.
-  const body = Math.max(http.body.length, http.rawBody.length);
-  return body > limits.maxBodyBytes ? violation('maxBodyBytes', body, limits.maxBodyBytes) : undefined;
+  return checkHeaderLimits(count, bytes, limits);
 }
 
 const DECISIONS: Record<413 | 431, Decision> = {
