@@ -97,24 +97,37 @@ export function parseQuery(query: string): Record<string, string> {
 
 const EMPTY_QUERY: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
+/** A request target with its path normalized and its query string as sent (not parsed yet). */
+export interface SplitTarget {
+  readonly path: string;
+  readonly invalid: boolean;
+  readonly rawQuery: string;
+}
+
 /** Splits a request target (path + query, as Envoy sends it) and normalizes the path. */
 export function normalizeTarget(raw: string): NormalizedTarget {
+  const t = splitTarget(raw);
+  return withQuery(t.path, t.invalid, lazyQuery(t.rawQuery));
+}
+
+/** normalizeTarget without the query getter, for callers that expose the query lazily themselves. */
+export function splitTarget(raw: string): SplitTarget {
   const hash = raw.indexOf('#');
   const target = hash < 0 ? raw : raw.slice(0, hash);
   const q = target.indexOf('?');
   const rawPath = q < 0 ? target : target.slice(0, q);
-  const query = lazyQuery(q < 0 ? '' : target.slice(q + 1));
-  if (rawPath === '*') return withQuery('*', false, query);
+  const rawQuery = q < 0 ? '' : target.slice(q + 1);
+  if (rawPath === '*') return { path: '*', invalid: false, rawQuery };
   if (!rawPath.startsWith('/') || CONTROL.test(rawPath) || AMBIGUOUS_RAW.test(rawPath))
-    return withQuery(rawPath, true, query);
+    return { path: rawPath, invalid: true, rawQuery };
   const decoded = normalizePercentEncoding(rawPath);
-  if (decoded === undefined) return withQuery(rawPath, true, query);
+  if (decoded === undefined) return { path: rawPath, invalid: true, rawQuery };
   const simple = !decoded.includes('//') && !decoded.includes('/.');
-  return withQuery(simple ? decoded : removeDotSegments(decoded), false, query);
+  return { path: simple ? decoded : removeDotSegments(decoded), invalid: false, rawQuery };
 }
 
 /** The query is parsed on first use only: most decisions never look at it. */
-function lazyQuery(raw: string): () => Record<string, string> {
+export function lazyQuery(raw: string): () => Record<string, string> {
   if (!raw) return () => EMPTY_QUERY;
   let parsed: Record<string, string> | undefined;
   return () => {

@@ -34,6 +34,26 @@ describe('normalizeCheckRequest — one case per contract fact', () => {
     );
   });
 
+  it('fact 6: the certificate as sent is passed on too (the identity cache keys on it, no decoding)', () => {
+    const sent = encodeURIComponent(PEM);
+    const input = normalizeCheckRequest(checkRequest({ sourceCertificate: sent }));
+    expect(input.source.certificateAsSent).toBe(sent);
+    expect(input.source.certificate).toBe(PEM);
+    expect(normalizeCheckRequest(checkRequest()).source).toMatchObject({
+      certificate: '',
+      certificateAsSent: '',
+    });
+  });
+
+  it('lazy fields are own enumerable properties, with or without a value to compute', () => {
+    for (const spec of [{}, { sourceCertificate: '%2D%2D', path: '/a?b=1' }]) {
+      const input = normalizeCheckRequest(checkRequest(spec));
+      expect(Object.keys(input.source)).toContain('certificate');
+      expect(Object.keys(input.request)).toContain('query');
+      expect(JSON.parse(JSON.stringify(input.request)).query).toEqual(input.request.query);
+    }
+  });
+
   it('fact 7: source.service and destination.labels', () => {
     const req = checkRequest();
     req.attributes!.source!.service = 'frontend-cluster';
