@@ -228,6 +228,20 @@ const seeds = (): Uint8Array[] => [
       path: '',
     }),
   ),
+  encode(
+    checkRequest({
+      method: 'delete',
+      path: '/orders/42?x=1&y=%20',
+      host: 'Orders.Example.com:80',
+      headers: { authorization: 'Bearer a.b.c', 'X-Mixed': 'v', cookie: 'a=1; b=2' },
+      sourcePrincipal: 'spiffe://cluster.local/ns/shop/sa/frontend',
+      sourceAddress: '2001:db8::1',
+      sourceCertificate: encodeURIComponent(PEM),
+      destinationPrincipal: 'spiffe://cluster.local/ns/shop/sa/orders',
+      contextExtensions: { policy: 'orders', route: 'orders-write' },
+      body: '{"qty":2,"note":"d\u00e9j\u00e0"}',
+    }),
+  ),
 ];
 
 describe('decodeCheckRequest (the gRPC deserializer)', () => {
@@ -314,6 +328,7 @@ describe('decodeCheckRequest (the gRPC deserializer)', () => {
     ['a pipe source address', 3],
     ['the test helper request', 4],
     ['a header_map request with invalid UTF-8 raw values', 5],
+    ['the test helper request with every option', 6],
   ])('%s: same input on the fast path', (_name, i) => {
     expect(agree(seeds()[i] as Uint8Array)).toBe('fast');
   });
