@@ -2,11 +2,12 @@
 import type { z } from 'zod';
 import { type CompiledCel, compileCel } from './cel-compile.js';
 import type { CType } from './cel-types.js';
-import { compileFrom, compileOp, type FieldProblem } from './matchers.js';
+import { compileFrom, compileOp, type FieldProblem, type MatcherCache } from './matchers.js';
 import type { CHeader, CObligations, CPolicy, CRoute, CRule, OpEntry } from './model.js';
 import type { ProblemList } from './problems.js';
 import type { RoleModel } from './roles.js';
 import type { obligationsSchema, policyDocSchema, ruleSchema } from './schema.js';
+import type { StringTable } from './string-table.js';
 import { type DocPath, formatPath, type ParsedDoc } from './yaml-docs.js';
 
 type PolicyDoc = z.output<typeof policyDocSchema>;
@@ -21,7 +22,13 @@ export interface PolicyCompileEnv {
   readonly ruleVars: Readonly<Record<string, CType>>;
   /** Compiled matchers by spec (see memoized). */
   readonly memo: Map<string, unknown>;
+  /** Compiled conditions and path lists, shared by every entry and selector of the set. */
+  readonly conds: MatcherCache;
+  /** The strings the set keeps (validated documents come from it; see StringTable). */
+  readonly strings: StringTable;
 }
+
+const NO_STRINGS: readonly string[] = [];
 
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 
@@ -160,11 +167,13 @@ function compileRule(
   const from = r.from?.map((f, i) => {
     if (Object.keys(f).length === 0)
       env.warnings.at(doc, [...path, 'from', i], 'empty from entry matches every source', r.id);
-    return memoized(env, `from\0${JSON.stringify(f)}`, problem(['from', i]), (pr) => compileFrom(f, pr));
+    return memoized(env, `from\0${JSON.stringify(f)}`, problem(['from', i]), (pr) =>
+      compileFrom(f, pr, env.conds),
+    );
   });
   const to = r.to?.map(
     (t, i): OpEntry =>
-      memoized(env, `to\0${JSON.stringify(t)}`, problem(['to', i]), (pr) => compileOp(t, pr)),
+      memoized(env, `to\0${JSON.stringify(t)}`, problem(['to', i]), (pr) => compileOp(t, pr, env.conds)),
   );
   r.roles?.forEach((role, i) => {
     if (!env.roles.isKnown(role)) {
@@ -181,7 +190,7 @@ function compileRule(
   const pos = doc.locate(path);
   return {
     id: r.id,
-    key: `${key}#${r.id}`,
+    key: env.strings.intern(`${key}#${r.id}`),
     policyIndex,
     effect: r.effect,
     shadowEffect: (r.effect === 'AUDIT' ? (r.auditAs ?? 'DENY') : r.effect) === 'ALLOW' ? 'allow' : 'deny',
@@ -192,10 +201,23 @@ function compileRule(
     roles: r.roles,
     when,
     obligations: compileObligations(env, doc, [...path, 'obligations'], r),
-    origin: { file: doc.file, line: pos.line, column: pos.column, path: formatPath(path) },
-    lintIgnore: r.lintIgnore ?? [],
+    origin: {
+      file: doc.file,
+      line: pos.line,
+      column: pos.column,
+      path: env.strings.intern(formatPath(path)),
+    },
+    lintIgnore: r.lintIgnore ?? NO_STRINGS,
     spec: r as unknown as Record<string, unknown>,
   };
+}
+
+const NO_RULES: readonly CRule[] = [];
+
+/** The rules of one effect, in an exact-size array (filter's result has room to grow). */
+function ofEffect(rules: readonly CRule[], effect: CRule['effect']): readonly CRule[] {
+  const out = rules.filter((r) => r.effect === effect);
+  return out.length === 0 ? NO_RULES : out.slice();
 }
 
 /** Compiles a Policy document; `shadow: false` drops AUDIT rules and shadow-mode rules from evaluation. */
@@ -207,7 +229,7 @@ export function compilePolicy(
   shadow: boolean,
 ): CPolicy {
   const version = p.metadata.version === undefined ? '1' : String(p.metadata.version);
-  const key = `${p.metadata.name}@${version}`;
+  const key = env.strings.intern(`${p.metadata.name}@${version}`);
   const seen = new Map<string, number>();
   const rules = p.rules.map((r, i) => {
     const first = seen.get(r.id);
@@ -218,8 +240,10 @@ export function compilePolicy(
   });
   const route = compileRoute(env, doc, p);
   if (rules.length === 0 && route === undefined) env.warnings.at(doc, ['rules'], 'policy has no rules');
-  const selector = compileOp(p.selector ?? {}, (at, message) =>
-    env.errors.at(doc, ['selector', ...at], message),
+  const selector = compileOp(
+    p.selector ?? {},
+    (at, message) => env.errors.at(doc, ['selector', ...at], message),
+    env.conds,
   );
   const mode = p.mode ?? 'enforce';
   const pos = doc.locate([]);
@@ -234,9 +258,9 @@ export function compilePolicy(
     owner: p.metadata.owner ?? '',
     selector: { op: selector, route, spec: p.selector ?? {} },
     rules,
-    denies: mode === 'enforce' ? rules.filter((r) => r.effect === 'DENY') : [],
-    allows: mode === 'enforce' ? rules.filter((r) => r.effect === 'ALLOW') : [],
-    shadows: !shadow ? [] : mode === 'enforce' ? rules.filter((r) => r.effect === 'AUDIT') : rules,
+    denies: mode === 'enforce' ? ofEffect(rules, 'DENY') : NO_RULES,
+    allows: mode === 'enforce' ? ofEffect(rules, 'ALLOW') : NO_RULES,
+    shadows: !shadow ? NO_RULES : mode === 'enforce' ? ofEffect(rules, 'AUDIT') : rules,
   };
 }
 

@@ -8,24 +8,28 @@ import { type CType, declaredVariables, T, typeOfJson } from './cel-types.js';
 import { compilePolicy, type PolicyCompileEnv } from './compile-policy.js';
 import { compileRoles } from './compile-roles.js';
 import type { CompileOptions } from './config.js';
+import { createMatcherCache } from './matchers.js';
 import type { CPolicy } from './model.js';
 import { PolicyIndex } from './policy-index.js';
 import { PolicySetImpl } from './policy-set.js';
 import { ProblemList, sortProblems } from './problems.js';
 import { derivedRolesDocSchema, policyDocSchema, roleBindingsDocSchema } from './schema.js';
 import { classifySources, isTestSuitePath } from './sources.js';
+import { StringTable } from './string-table.js';
 import type { CompileResult, PolicySource } from './types.js';
 import type { ParsedDoc } from './yaml-docs.js';
 
+/** Validates documents; the values kept come from `strings` (see StringTable.value). */
 function validate<S extends z.ZodType>(
   schema: S,
   docs: readonly ParsedDoc[],
   errors: ProblemList,
+  strings: StringTable,
 ): { doc: ParsedDoc; value: z.output<S> }[] {
   const out: { doc: ParsedDoc; value: z.output<S> }[] = [];
   for (const doc of docs) {
     const r = schema.safeParse(doc.value);
-    if (r.success) out.push({ doc, value: r.data });
+    if (r.success) out.push({ doc, value: strings.value(r.data) });
     else errors.zod(doc, r.error.issues);
   }
   return out;
@@ -76,32 +80,44 @@ export function compilePolicySet(
 function compileChecked(sources: readonly PolicySource[], options: CompileOptions): CompileResult {
   const errors = new ProblemList();
   const warnings = new ProblemList();
+  const strings = new StringTable();
   const docs = classifySources(sources, errors);
   const data = buildData(docs.data, errors);
   const ruleVars = declaredVariables('rule', data.type);
   const roles = compileRoles({
     errors,
-    bindingDocs: validate(roleBindingsDocSchema, docs.roleBindings, errors),
-    derivedDocs: validate(derivedRolesDocSchema, docs.derivedRoles, errors),
+    bindingDocs: validate(roleBindingsDocSchema, docs.roleBindings, errors, strings),
+    derivedDocs: validate(derivedRolesDocSchema, docs.derivedRoles, errors, strings),
     bindingVars: declaredVariables('binding', data.type),
     ruleVars,
   });
-  const env: PolicyCompileEnv = { errors, warnings, roles, ruleVars, memo: new Map() };
+  const env: PolicyCompileEnv = {
+    errors,
+    warnings,
+    roles,
+    ruleVars,
+    memo: new Map(),
+    conds: createMatcherCache(),
+    strings,
+  };
   const policies: CPolicy[] = [];
-  const names = new Map<string, ParsedDoc>();
-  for (const { doc, value } of validate(policyDocSchema, docs.policies, errors)) {
-    const prior = names.get(value.metadata.name);
-    if (prior) {
-      const at = prior.locate([]);
-      errors.at(
-        doc,
-        ['metadata', 'name'],
-        `duplicate policy name '${value.metadata.name}' (also ${prior.file}:${at.line})`,
-      );
+  const names = new Map<string, string>();
+  // One document at a time, validated then compiled: only the set being built grows.
+  for (const doc of docs.policies) {
+    const r = policyDocSchema.safeParse(doc.value);
+    if (!r.success) {
+      errors.zod(doc, r.error.issues);
       continue;
     }
-    names.set(value.metadata.name, doc);
-    policies.push(compilePolicy(env, doc, value, policies.length, options.shadow ?? true));
+    const name = r.data.metadata.name;
+    const prior = names.get(name);
+    if (prior !== undefined) {
+      errors.at(doc, ['metadata', 'name'], `duplicate policy name '${name}' (also ${prior})`);
+      continue;
+    }
+    names.set(name, `${doc.file}:${doc.locate([]).line}`);
+    const policy = strings.value(r.data);
+    policies.push(compilePolicy(env, doc, policy, policies.length, options.shadow ?? true));
   }
   if (options.failOnWarnings)
     errors.list.push(...warnings.list.map((w) => ({ ...w, message: `${w.message} (failOnWarnings)` })));

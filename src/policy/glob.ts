@@ -47,14 +47,31 @@ export function compileGlob(pattern: string): GlobMatcher {
   return (s) => globMatch(pattern, s);
 }
 
-/** Compiles a list of globs into one matcher: true when any matches (exact names use a Set). */
+/** Lists up to this long are scanned; a Set costs ~10x the memory of a short array. */
+const SCAN_MAX = 8;
+
+/** Membership in a list of literal values (never modified afterwards): `===`, a scan, or a Set. */
+export function compileListMatcher<V extends string | number>(values: readonly V[]): (v: V) => boolean {
+  if (values.length === 0) return () => false;
+  if (values.length === 1) {
+    const only = values[0];
+    return (v) => v === only;
+  }
+  if (values.length <= SCAN_MAX) return (v) => values.includes(v);
+  const set = new Set(values);
+  return (v) => set.has(v);
+}
+
+/** Compiles a list of globs into one matcher: true when any matches (see compileListMatcher). */
 export function compileGlobSet(patterns: readonly string[]): GlobMatcher {
   if (patterns.includes('*')) return () => true;
-  const exact = new Set(patterns.filter((p) => !p.includes('*')));
+  if (patterns.every(isLiteralGlob)) return compileListMatcher(patterns);
+  // slice(): filter's result has room to grow, and the matcher keeps it.
+  const exact = compileListMatcher(patterns.filter(isLiteralGlob).slice());
   const others = patterns.filter((p) => p.includes('*')).map(compileGlob);
-  if (others.length === 0) return (s) => exact.has(s);
+  if (others.length === 0) return exact;
   return (s) => {
-    if (exact.has(s)) return true;
+    if (exact(s)) return true;
     for (const m of others) if (m(s)) return true;
     return false;
   };

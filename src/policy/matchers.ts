@@ -7,8 +7,8 @@
 import type { z } from 'zod';
 import { cidrContains, parseCidr } from './cidr.js';
 import type { EvalCtx } from './eval-ctx.js';
-import { compileGlobSet, type GlobMatcher } from './glob.js';
-import type { Cond, FromEntry, OpEntry } from './model.js';
+import { compileGlobSet, compileListMatcher, type GlobMatcher } from './glob.js';
+import type { Cond, CondValue, FromEntry, OpEntry } from './model.js';
 import {
   compilePathPattern,
   matchPathPattern,
@@ -25,19 +25,77 @@ type SelectorSpec = z.output<typeof selectorSchema>;
 /** Reports a problem found while compiling a field (path inside the entry, message). */
 export type FieldProblem = (at: readonly (string | number)[], message: string) => void;
 
-function list(values: readonly (string | number)[]): string {
+/**
+ * Conditions and path lists already built within one compile, by field and values: thousands of
+ * policies repeat the same methods, callers and paths, and each repeat then costs nothing.
+ */
+export interface MatcherCache {
+  readonly conds: Map<string, Cond>;
+  readonly paths: Map<string, readonly PathPattern[]>;
+}
+
+/** An empty cache for one compile. */
+export function createMatcherCache(): MatcherCache {
+  return { conds: new Map(), paths: new Map() };
+}
+
+function cached(
+  cache: MatcherCache | undefined,
+  field: string,
+  values: readonly CondValue[],
+  build: () => Cond,
+): Cond {
+  if (cache === undefined) return build();
+  const key = `${field}\0${JSON.stringify(values)}`;
+  let cond = cache.conds.get(key);
+  if (cond === undefined) {
+    cond = build();
+    cache.conds.set(key, cond);
+  }
+  return cond;
+}
+
+/** An array built with push, at its exact size (V8 gives a pushed-to array 17 slots). */
+function exactSize<T>(a: T[]): readonly T[] {
+  return a.length === 0 ? NONE : a.slice();
+}
+
+const NONE: readonly never[] = [];
+
+function list(values: readonly CondValue[]): string {
   return `[${values.join(', ')}]`;
 }
 
-/** A glob condition on one string attribute; `negate` for `notX` fields. */
-function globCond(
-  field: string,
-  patterns: readonly string[],
-  get: (c: EvalCtx) => string,
-  negate: boolean,
-): Cond {
-  return stringCond(field, `${field} ${list(patterns)}`, get, compileGlobSet(patterns), negate);
+/** What `explain` prints for a condition, e.g. `methods [GET, HEAD]`. */
+export function condLabel(cond: Cond): string {
+  return cond.field === 'authenticated'
+    ? `authenticated ${cond.values[0]}`
+    : `${cond.field} ${list(cond.values)}`;
 }
+
+// Request attributes the conditions read: module-level, so conditions share them.
+const peer = (c: EvalCtx) => c.input.principal.source.principal;
+const trustDomain = (c: EvalCtx) => c.input.principal.source.trustDomain;
+const namespace = (c: EvalCtx) => c.input.principal.source.namespace;
+const serviceAccount = (c: EvalCtx) => {
+  const s = c.input.principal.source;
+  return s.serviceAccount === '' ? '' : `${s.namespace}/${s.serviceAccount}`;
+};
+const requestPrincipal = (c: EvalCtx) => {
+  const p = c.input.principal;
+  return p.issuer === '' ? '' : `${p.issuer}/${p.id}`;
+};
+const issuer = (c: EvalCtx) => c.input.principal.issuer;
+const subject = (c: EvalCtx) => c.input.principal.id;
+const principalType = (c: EvalCtx) => c.input.principal.type;
+const actor = (c: EvalCtx) => c.input.principal.act[0]?.sub ?? '';
+const action = (c: EvalCtx) => c.input.action ?? '';
+const resourceKind = (c: EvalCtx) => c.input.resource?.kind ?? '';
+const address = (c: EvalCtx) => c.input.principal.source.address || c.input.request.source.address;
+const method = (c: EvalCtx) => c.method;
+const port = (c: EvalCtx) => String(c.port);
+const host = (c: EvalCtx) => c.host;
+const authenticated = (c: EvalCtx) => String(c.input.principal.authenticated);
 
 /**
  * A condition on one string of the request: an empty value never matches (and always matches the
@@ -45,7 +103,7 @@ function globCond(
  */
 function stringCond(
   field: string,
-  label: string,
+  values: readonly CondValue[],
   get: (c: EvalCtx) => string,
   m: GlobMatcher,
   negate: boolean,
@@ -53,7 +111,7 @@ function stringCond(
   return negate
     ? {
         field,
-        label,
+        values,
         test: (c) => {
           const v = get(c);
           return v === '' || !m(v);
@@ -62,7 +120,7 @@ function stringCond(
       }
     : {
         field,
-        label,
+        values,
         test: (c) => {
           const v = get(c);
           return v !== '' && m(v);
@@ -71,159 +129,185 @@ function stringCond(
       };
 }
 
+/** A glob condition on one string attribute; `negate` for `notX` fields. */
+function globCond(
+  cache: MatcherCache | undefined,
+  field: string,
+  patterns: readonly string[],
+  get: (c: EvalCtx) => string,
+  negate: boolean,
+): Cond {
+  return cached(cache, field, patterns, () =>
+    stringCond(field, patterns, get, compileGlobSet(patterns), negate),
+  );
+}
+
 function addGlob(
+  cache: MatcherCache | undefined,
   conds: Cond[],
   field: string,
   pos: readonly string[] | undefined,
   neg: readonly string[] | undefined,
   get: (c: EvalCtx) => string,
 ): void {
-  if (pos) conds.push(globCond(field, pos, get, false));
-  if (neg) conds.push(globCond(`not${field[0]?.toUpperCase()}${field.slice(1)}`, neg, get, true));
+  if (pos) conds.push(globCond(cache, field, pos, get, false));
+  if (neg) conds.push(globCond(cache, `not${field[0]?.toUpperCase()}${field.slice(1)}`, neg, get, true));
 }
 
-const peer = (c: EvalCtx) => c.input.principal.source.principal;
 const stripScheme = (s: string) => (s.startsWith('spiffe://') ? s.slice(9) : s);
 
 /** `principals`: full `spiffe://…` patterns, or Istio's scheme-less `td/ns/x/sa/y`. */
-function principalCond(field: string, patterns: readonly string[], negate: boolean): Cond {
-  const fullPatterns = patterns.filter((p) => p.includes('://'));
-  const istioPatterns = patterns.filter((p) => !p.includes('://'));
-  const full = compileGlobSet(fullPatterns);
-  const istio = compileGlobSet(istioPatterns);
-  const m =
-    istioPatterns.length === 0
-      ? full
-      : fullPatterns.length === 0
-        ? (v: string) => istio(stripScheme(v))
-        : (v: string) => full(v) || istio(stripScheme(v));
-  return stringCond(field, `${field} ${list(patterns)}`, peer, m, negate);
+function principalCond(
+  cache: MatcherCache | undefined,
+  field: string,
+  patterns: readonly string[],
+  negate: boolean,
+): Cond {
+  return cached(cache, field, patterns, () => {
+    const fullPatterns = patterns.filter((p) => p.includes('://'));
+    const istioPatterns = patterns.filter((p) => !p.includes('://'));
+    const full = compileGlobSet(fullPatterns);
+    const istio = compileGlobSet(istioPatterns);
+    const m =
+      istioPatterns.length === 0
+        ? full
+        : fullPatterns.length === 0
+          ? (v: string) => istio(stripScheme(v))
+          : (v: string) => full(v) || istio(stripScheme(v));
+    return stringCond(field, patterns, peer, m, negate);
+  });
 }
 
-function cidrCond(field: string, blocks: readonly string[], negate: boolean, problem: FieldProblem): Cond {
-  const parsed = blocks.map((b, i) => {
+/** Parses CIDR blocks, reporting invalid ones (kept apart so the condition's closures never hold `problem`). */
+function parseBlocks(field: string, blocks: readonly string[], problem: FieldProblem) {
+  return blocks.map((b, i) => {
     const c = parseCidr(b);
     if (c === undefined) problem([field, i], `invalid IP address or CIDR block '${b}'`);
     return c;
   });
-  const addr = (c: EvalCtx) => c.input.principal.source.address || c.input.request.source.address;
+}
+
+function cidrCond(field: string, blocks: readonly string[], negate: boolean, problem: FieldProblem): Cond {
+  const parsed = parseBlocks(field, blocks, problem);
   const m = (v: string) => parsed.some((b) => b !== undefined && cidrContains(b, v));
   return {
     field,
-    label: `${field} ${list(blocks)}`,
-    test: (c) => (negate ? !m(addr(c)) : m(addr(c))),
-    actual: addr,
+    values: blocks,
+    test: (c) => (negate ? !m(address(c)) : m(address(c))),
+    actual: address,
   };
 }
 
-/** Compiles one `from` entry. */
-export function compileFrom(spec: FromSpec, problem: FieldProblem): FromEntry {
+/** Compiles one `from` entry; `cache` shares identical conditions across the set. */
+export function compileFrom(spec: FromSpec, problem: FieldProblem, cache?: MatcherCache): FromEntry {
   const conds: Cond[] = [];
-  const p = (c: EvalCtx) => c.input.principal;
-  if (spec.principals) conds.push(principalCond('principals', spec.principals, false));
-  if (spec.notPrincipals) conds.push(principalCond('notPrincipals', spec.notPrincipals, true));
-  addGlob(conds, 'trustDomains', spec.trustDomains, spec.notTrustDomains, (c) => p(c).source.trustDomain);
-  addGlob(conds, 'namespaces', spec.namespaces, spec.notNamespaces, (c) => p(c).source.namespace);
-  const sa = (c: EvalCtx) =>
-    p(c).source.serviceAccount === '' ? '' : `${p(c).source.namespace}/${p(c).source.serviceAccount}`;
+  if (spec.principals) conds.push(principalCond(cache, 'principals', spec.principals, false));
+  if (spec.notPrincipals) conds.push(principalCond(cache, 'notPrincipals', spec.notPrincipals, true));
+  addGlob(cache, conds, 'trustDomains', spec.trustDomains, spec.notTrustDomains, trustDomain);
+  addGlob(cache, conds, 'namespaces', spec.namespaces, spec.notNamespaces, namespace);
   const qualify = (xs: readonly string[] | undefined) => xs?.map((x) => (x.includes('/') ? x : `*/${x}`));
-  addGlob(conds, 'serviceAccounts', qualify(spec.serviceAccounts), qualify(spec.notServiceAccounts), sa);
-  const rp = (c: EvalCtx) => (p(c).issuer === '' ? '' : `${p(c).issuer}/${p(c).id}`);
-  addGlob(conds, 'requestPrincipals', spec.requestPrincipals, spec.notRequestPrincipals, rp);
-  addGlob(conds, 'issuers', spec.issuers, spec.notIssuers, (c) => p(c).issuer);
-  addGlob(conds, 'ids', spec.ids, spec.notIds, (c) => p(c).id);
+  addGlob(
+    cache,
+    conds,
+    'serviceAccounts',
+    qualify(spec.serviceAccounts),
+    qualify(spec.notServiceAccounts),
+    serviceAccount,
+  );
+  addGlob(
+    cache,
+    conds,
+    'requestPrincipals',
+    spec.requestPrincipals,
+    spec.notRequestPrincipals,
+    requestPrincipal,
+  );
+  addGlob(cache, conds, 'issuers', spec.issuers, spec.notIssuers, issuer);
+  addGlob(cache, conds, 'ids', spec.ids, spec.notIds, subject);
   if (spec.ipBlocks) conds.push(cidrCond('ipBlocks', spec.ipBlocks, false, problem));
   if (spec.notIpBlocks) conds.push(cidrCond('notIpBlocks', spec.notIpBlocks, true, problem));
-  addGlob(conds, 'types', spec.types, spec.notTypes, (c) => p(c).type);
-  addGlob(conds, 'actors', spec.actors, spec.notActors, (c) => p(c).act[0]?.sub ?? '');
+  addGlob(cache, conds, 'types', spec.types, spec.notTypes, principalType);
+  addGlob(cache, conds, 'actors', spec.actors, spec.notActors, actor);
   if (spec.authenticated !== undefined) {
     const want = spec.authenticated;
-    conds.push({
-      field: 'authenticated',
-      label: `authenticated ${want}`,
-      test: (c) => p(c).authenticated === want,
-      actual: (c) => String(p(c).authenticated),
-    });
+    conds.push(
+      cached(cache, 'authenticated', [want], () => ({
+        field: 'authenticated',
+        values: [want],
+        test: (c) => c.input.principal.authenticated === want,
+        actual: authenticated,
+      })),
+    );
   }
-  return { conds, delegation: spec.actors !== undefined };
+  return { conds: exactSize(conds), delegation: spec.actors !== undefined };
 }
 
 function compilePaths(
   field: string,
   patterns: readonly string[] | undefined,
   problem: FieldProblem,
-): PathPattern[] | undefined {
+  cache: MatcherCache | undefined,
+): readonly PathPattern[] | undefined {
   if (patterns === undefined) return undefined;
+  const key = JSON.stringify(patterns);
+  const known = cache?.paths.get(key);
+  if (known !== undefined) return known;
   const out: PathPattern[] = [];
   patterns.forEach((src, i) => {
     const r = compilePathPattern(src);
     if (r.ok) out.push(r.pattern);
     else problem([field, i], r.message);
   });
-  return out;
+  const list = exactSize(out);
+  // Lists with an invalid pattern are not shared: each place reports its problem.
+  if (out.length === patterns.length) cache?.paths.set(key, list);
+  return list;
 }
 
 function methodCond(field: string, methods: readonly string[], negate: boolean): Cond {
   const any = methods.includes('*');
-  const set = new Set(methods.map((m) => m.toUpperCase()));
-  const m = (c: EvalCtx) => any || set.has(c.method);
-  return {
-    field,
-    label: `${field} ${list(methods)}`,
-    test: negate ? (c) => !m(c) : m,
-    actual: (c) => c.method,
-  };
+  const m = any ? undefined : compileListMatcher(methods.map((x) => x.toUpperCase()));
+  const test: (c: EvalCtx) => boolean =
+    m === undefined ? () => !negate : negate ? (c) => !m(c.method) : (c) => m(c.method);
+  return { field, values: methods, test, actual: method };
 }
 
 function portCond(field: string, ports: readonly number[], negate: boolean): Cond {
-  const set = new Set(ports);
-  return {
-    field,
-    label: `${field} ${list(ports)}`,
-    test: (c) => set.has(c.port) !== negate,
-    actual: (c) => String(c.port),
-  };
+  const m = compileListMatcher(ports);
+  return { field, values: ports, test: (c) => m(c.port) !== negate, actual: port };
 }
 
 function hostCond(field: string, hosts: readonly string[], negate: boolean): Cond {
   const m = compileGlobSet(hosts);
   const hit = (c: EvalCtx) => c.host !== '' && (m(c.host) || (c.hostName !== c.host && m(c.hostName)));
-  return {
-    field,
-    label: `${field} ${list(hosts)}`,
-    test: negate ? (c) => !hit(c) : hit,
-    actual: (c) => c.host,
-  };
+  return { field, values: hosts, test: negate ? (c) => !hit(c) : hit, actual: host };
 }
 
 /** Compiles a `to` entry or a selector (which adds contextExtensions and resources). */
-export function compileOp(spec: ToSpec & SelectorSpec, problem: FieldProblem): OpEntry {
+export function compileOp(spec: ToSpec & SelectorSpec, problem: FieldProblem, cache?: MatcherCache): OpEntry {
   const conds: Cond[] = [];
-  if (spec.methods) conds.push(methodCond('methods', spec.methods, false));
-  if (spec.notMethods) conds.push(methodCond('notMethods', spec.notMethods, true));
-  if (spec.hosts) conds.push(hostCond('hosts', spec.hosts, false));
-  if (spec.notHosts) conds.push(hostCond('notHosts', spec.notHosts, true));
-  if (spec.ports) conds.push(portCond('ports', spec.ports, false));
-  if (spec.notPorts) conds.push(portCond('notPorts', spec.notPorts, true));
-  addGlob(conds, 'actions', spec.actions, spec.notActions, (c) => c.input.action ?? '');
+  const add = (field: string, values: readonly CondValue[] | undefined, build: () => Cond) => {
+    if (values !== undefined) conds.push(cached(cache, field, values, build));
+  };
+  const { methods, notMethods, hosts, notHosts, ports, notPorts } = spec;
+  add('methods', methods, () => methodCond('methods', methods ?? NONE, false));
+  add('notMethods', notMethods, () => methodCond('notMethods', notMethods ?? NONE, true));
+  add('hosts', hosts, () => hostCond('hosts', hosts ?? NONE, false));
+  add('notHosts', notHosts, () => hostCond('notHosts', notHosts ?? NONE, true));
+  add('ports', ports, () => portCond('ports', ports ?? NONE, false));
+  add('notPorts', notPorts, () => portCond('notPorts', notPorts ?? NONE, true));
+  addGlob(cache, conds, 'actions', spec.actions, spec.notActions, action);
   for (const [key, pattern] of Object.entries(spec.contextExtensions ?? {}).sort(([a], [b]) =>
     a < b ? -1 : 1,
   )) {
-    conds.push(
-      globCond(
-        `contextExtensions.${key}`,
-        [pattern],
-        (c) => c.input.request.contextExtensions[key] ?? '',
-        false,
-      ),
-    );
+    const get = (c: EvalCtx) => c.input.request.contextExtensions[key] ?? '';
+    conds.push(globCond(cache, `contextExtensions.${key}`, [pattern], get, false));
   }
-  if (spec.resources)
-    conds.push(globCond('resources', spec.resources, (c) => c.input.resource?.kind ?? '', false));
+  if (spec.resources) conds.push(globCond(cache, 'resources', spec.resources, resourceKind, false));
   return {
-    conds,
-    paths: compilePaths('paths', spec.paths, problem),
-    notPaths: compilePaths('notPaths', spec.notPaths, problem),
+    conds: exactSize(conds),
+    paths: compilePaths('paths', spec.paths, problem, cache),
+    notPaths: compilePaths('notPaths', spec.notPaths, problem, cache),
   };
 }
 
@@ -241,7 +325,8 @@ export function matchOp(e: OpEntry, c: EvalCtx): PathParams | undefined {
 
 /** Why an op entry does not match (undefined when it does). */
 export function whyOp(e: OpEntry, c: EvalCtx): string | undefined {
-  for (const cond of e.conds) if (!cond.test(c)) return `${cond.label} does not match '${cond.actual(c)}'`;
+  for (const cond of e.conds)
+    if (!cond.test(c)) return `${condLabel(cond)} does not match '${cond.actual(c)}'`;
   if (e.notPaths?.some((p) => matchPathPattern(p, c.path) !== undefined)) return `notPaths match '${c.path}'`;
   if (e.paths && !e.paths.some((p) => matchPathPattern(p, c.path) !== undefined)) {
     return `paths ${list(e.paths.map((p) => p.source))} do not match '${c.path}'`;
@@ -260,6 +345,7 @@ export function matchFrom(e: FromEntry, c: EvalCtx): boolean {
 export function whyFrom(e: FromEntry, c: EvalCtx): string | undefined {
   if (!e.delegation && c.input.principal.act.length > 0)
     return `delegated request (act: ${c.input.principal.act[0]?.sub}) needs from.actors`;
-  for (const cond of e.conds) if (!cond.test(c)) return `${cond.label} does not match '${cond.actual(c)}'`;
+  for (const cond of e.conds)
+    if (!cond.test(c)) return `${condLabel(cond)} does not match '${cond.actual(c)}'`;
   return undefined;
 }

@@ -3,11 +3,15 @@ import type { CompiledCel } from './cel-compile.js';
 import type { EvalCtx } from './eval-ctx.js';
 import type { PathPattern } from './path-pattern.js';
 
-/** One named condition (the name is what `explain` prints when it fails). */
+/** A value a condition lists (a glob, method, port, or `authenticated`'s flag). */
+export type CondValue = string | number | boolean;
+
+/** One named condition (`explain` prints its field and values when it fails, see condLabel). */
 export interface Cond {
   /** The field it checks (`hosts`, `notMethods`, `contextExtensions.route`…). */
   readonly field: string;
-  readonly label: string;
+  /** The values as written. */
+  readonly values: readonly CondValue[];
   readonly test: (c: EvalCtx) => boolean;
   /** The request's value, for explanations. */
   readonly actual: (c: EvalCtx) => string;

@@ -30,11 +30,17 @@ export const NO_PARAMS: PathParams = Object.freeze({});
 
 const PARAM = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
+const NO_NAMES: readonly string[] = [];
+
+function fitNames(names: string[]): readonly string[] {
+  return names.length === 0 ? NO_NAMES : names.slice();
+}
+
 /** Compiles one path pattern, or explains why it is invalid. */
 export function compilePathPattern(
   source: string,
 ): { ok: true; pattern: PathPattern } | { ok: false; message: string } {
-  const base = { source, segments: [] as PathSegment[], rest: false, paramNames: [] as string[] };
+  const base = { source, segments: [] as PathSegment[], rest: false, paramNames: NO_NAMES };
   if (source === '*') return { ok: true, pattern: { ...base, kind: 'any' } };
   if (source.startsWith('*')) {
     if (/[*{}]/.test(source.slice(1)))
@@ -65,7 +71,12 @@ export function compilePathPattern(
     }
   }
   const exact = !rest && segments.every((s) => s.kind === 'static');
-  return { ok: true, pattern: { source, kind: exact ? 'exact' : 'segments', segments, rest, paramNames } };
+  const kind = exact ? 'exact' : 'segments';
+  // Exact-size copies: V8 gives an array built with push 17 slots (patterns live as long as the set).
+  return {
+    ok: true,
+    pattern: { source, kind, segments: segments.slice(), rest, paramNames: fitNames(paramNames) },
+  };
 }
 
 /** Splits a normalized path into segments after the leading `/` (`/a/b` → `['a','b']`, `/` → `['']`). */

@@ -1,7 +1,7 @@
 /** Classifies policy-directory files and parses them into documents by kind. */
 import type { ProblemList } from './problems.js';
 import type { PolicySource } from './types.js';
-import { type ParsedDoc, parseYamlDocs } from './yaml-docs.js';
+import { type DocPath, detachDoc, type ParsedDoc, parseYamlDocs } from './yaml-docs.js';
 
 /** Is this file a `*_test.yaml` suite? */
 export function isTestSuitePath(path: string): boolean {
@@ -34,7 +34,22 @@ export interface ClassifiedDocs {
 
 const KINDS = ['Policy', 'RoleBindings', 'DerivedRoles'];
 
-/** Parses and classifies every non-test source; problems go to `errors`. */
+/**
+ * The positions the compiler records for every document of a kind (origins of policies, rules,
+ * bindings and derived roles); other positions are only needed for problems.
+ */
+function anchors(kind: string, v: Record<string, unknown>): DocPath[] {
+  const list = (key: string) =>
+    Array.isArray(v[key]) ? (v[key] as unknown[]).map((_, i): DocPath => [key, i]) : [];
+  if (kind === 'Policy') return [[], ...list('rules')];
+  if (kind === 'RoleBindings') return list('bindings');
+  return list('definitions');
+}
+
+/**
+ * Parses and classifies every non-test source; problems go to `errors`. Documents keep only the
+ * positions the compiler records (see detachDoc).
+ */
 export function classifySources(sources: readonly PolicySource[], errors: ProblemList): ClassifiedDocs {
   const out: ClassifiedDocs = { policies: [], roleBindings: [], derivedRoles: [], data: [] };
   const sorted = [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -52,7 +67,10 @@ export function classifySources(sources: readonly PolicySource[], errors: Proble
         });
       }
       const first = docs[0];
-      if (first) out.data.push({ key: dataKey(src.path), doc: first });
+      if (first) {
+        detachDoc(first, []);
+        out.data.push({ key: dataKey(src.path), doc: first });
+      }
       continue;
     }
     for (const doc of docs) {
@@ -61,6 +79,8 @@ export function classifySources(sources: readonly PolicySource[], errors: Proble
         typeof v === 'object' && v !== null && !Array.isArray(v)
           ? (v as Record<string, unknown>).kind
           : undefined;
+      if (kind === 'Policy' || kind === 'RoleBindings' || kind === 'DerivedRoles')
+        detachDoc(doc, anchors(kind, v as Record<string, unknown>));
       if (kind === 'Policy') out.policies.push(doc);
       else if (kind === 'RoleBindings') out.roleBindings.push(doc);
       else if (kind === 'DerivedRoles') out.derivedRoles.push(doc);

@@ -1,17 +1,9 @@
 /**
- * YAML/JSON parsing with positions: every document keeps its CST node tree so that schema
- * problems (zod paths) and CEL errors (offsets inside a scalar) map back to file:line:column.
+ * YAML/JSON parsing with positions: schema problems (zod paths) and CEL errors (offsets inside a
+ * scalar) map back to file:line:column through the document's node tree, which the compiler
+ * releases once it has the positions it always needs (`detachDoc`).
  */
-import {
-  type Document,
-  isMap,
-  isNode,
-  isPair,
-  isScalar,
-  LineCounter,
-  type Node,
-  parseAllDocuments,
-} from 'yaml';
+import { Document, isMap, isNode, isPair, isScalar, LineCounter, type Node, parseAllDocuments } from 'yaml';
 import { yamlTooDeep } from './limits.js';
 import type { Problem } from './types.js';
 
@@ -28,6 +20,8 @@ export interface ParsedDoc {
   /** Maps an offset inside the string scalar at `path` to a file position. */
   locateInScalar(path: DocPath, offset: number): { line: number; column: number };
 }
+
+const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
 
 /** Formats a path as `rules[2].when`. */
 export function formatPath(path: DocPath): string {
@@ -55,10 +49,10 @@ export function parseYamlDocs(file: string, text: string, problems: Problem[]): 
     return [];
   }
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const docs = parseAllDocuments(text, { ...PARSE_OPTIONS, lineCounter: lc });
   const list: Document.Parsed[] = Array.isArray(docs) ? docs : [];
   const out: ParsedDoc[] = [];
-  for (const doc of list) {
+  for (const [index, doc] of list.entries()) {
     if (doc.errors.length > 0) {
       // One syntax error cascades into dozens of follow-ups: report the first, count the rest.
       const e = doc.errors[0] as (typeof doc.errors)[number];
@@ -93,7 +87,7 @@ export function parseYamlDocs(file: string, text: string, problems: Problem[]): 
       });
       continue;
     }
-    out.push(makeDoc(file, text, doc, lc, value));
+    out.push(new LoadedDoc(file, value, text, index, { doc, lc }));
   }
   return out;
 }
@@ -102,49 +96,103 @@ function firstLine(s: string): string {
   return s.split('\n')[0] ?? s;
 }
 
-function makeDoc(
-  file: string,
-  text: string,
-  doc: Document.Parsed,
-  lc: LineCounter,
-  value: unknown,
-): ParsedDoc {
-  const at = (offset: number) => {
-    const p = lc.linePos(offset);
-    return { line: p.line, column: p.col };
-  };
-  const nodeAt = (path: DocPath, preferKey: boolean): Node | undefined => {
-    let node: unknown = doc.contents;
-    let found: Node | undefined = isNode(node) ? node : undefined;
-    for (let i = 0; i < path.length; i++) {
-      if (!isMap(node) && !(isNode(node) && 'items' in node)) break;
-      const key = path[i];
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
-        if (pair === undefined) break;
-        const last = i === path.length - 1;
-        node = last && preferKey ? pair.key : pair.value;
-      } else {
-        node = (node as { items: unknown[] }).items[key as number];
-      }
-      if (isNode(node)) found = node;
-      else break;
+/** A document's node tree and the line index of its file. */
+interface Tree {
+  readonly doc: Document.Parsed;
+  readonly lc: LineCounter;
+}
+
+function positionKey(path: DocPath, preferKey: boolean): string {
+  return preferKey ? `${formatPath(path)}#key` : formatPath(path);
+}
+
+/**
+ * A parsed document. Its YAML node tree is ~20x the size of the source text, so once the compiler
+ * has taken the positions it always needs (`detach`), the tree is dropped and re-parsed from the
+ * text only when a problem must be located elsewhere.
+ */
+class LoadedDoc implements ParsedDoc {
+  private tree: Tree | undefined;
+  private anchors: Map<string, { line: number; column: number }> | undefined;
+
+  constructor(
+    readonly file: string,
+    readonly value: unknown,
+    private readonly text: string,
+    /** Position of the document among the file's documents. */
+    private readonly index: number,
+    tree: Tree,
+  ) {
+    this.tree = tree;
+  }
+
+  locate(path: DocPath, preferKey = false): { line: number; column: number } {
+    const known = this.anchors?.get(positionKey(path, preferKey));
+    if (known !== undefined) return known;
+    const t = this.nodes();
+    const node = nodeAt(t.doc, path, preferKey);
+    return linePos(t.lc, node?.range?.[0] ?? 0);
+  }
+
+  locateInScalar(path: DocPath, offset: number): { line: number; column: number } {
+    const t = this.nodes();
+    const node = nodeAt(t.doc, path, false);
+    if (!isScalar(node) || typeof node.value !== 'string' || !node.range)
+      return linePos(t.lc, node?.range?.[0] ?? 0);
+    const raw = this.text.slice(node.range[0], node.range[1]);
+    return linePos(t.lc, alignOffset(node.value, raw, offset) + node.range[0]);
+  }
+
+  /** Keeps the positions of `anchors` and releases the node tree. */
+  detach(anchors: readonly DocPath[]): void {
+    if (this.tree === undefined) return;
+    const m = new Map<string, { line: number; column: number }>();
+    for (const path of anchors) m.set(positionKey(path, false), this.locate(path));
+    this.anchors = m;
+    this.tree = undefined;
+  }
+
+  private nodes(): Tree {
+    if (this.tree === undefined) {
+      const lc = new LineCounter();
+      const docs = parseAllDocuments(this.text, { ...PARSE_OPTIONS, lineCounter: lc });
+      const doc = Array.isArray(docs) ? docs[this.index] : undefined;
+      // The text is the one parsed before, so the document is there; guard anyway.
+      if (doc === undefined) return { doc: new Document() as Document.Parsed, lc };
+      this.tree = { doc, lc };
     }
-    return found;
-  };
-  return {
-    file,
-    value,
-    locate(path, preferKey = false) {
-      const node = nodeAt(path, preferKey);
-      return at(node?.range?.[0] ?? 0);
-    },
-    locateInScalar(path, offset) {
-      const node = nodeAt(path, false);
-      if (!isScalar(node) || typeof node.value !== 'string' || !node.range) return at(node?.range?.[0] ?? 0);
-      return at(alignOffset(node.value, text.slice(node.range[0], node.range[1]), offset) + node.range[0]);
-    },
-  };
+    return this.tree;
+  }
+}
+
+/** Releases the node tree of a parsed document, keeping the positions at `anchors` (see LoadedDoc). */
+export function detachDoc(doc: ParsedDoc, anchors: readonly DocPath[]): void {
+  if (doc instanceof LoadedDoc) doc.detach(anchors);
+}
+
+function linePos(lc: LineCounter, offset: number): { line: number; column: number } {
+  const p = lc.linePos(offset);
+  return { line: p.line, column: p.col };
+}
+
+function nodeAt(doc: Document.Parsed, path: DocPath, preferKey: boolean): Node | undefined {
+  let node: unknown = doc.contents;
+  let found: Node | undefined = isNode(node) ? node : undefined;
+  for (let i = 0; i < path.length; i++) {
+    if (!isMap(node) && !(isNode(node) && 'items' in node)) break;
+    const key = path[i];
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
+      if (pair === undefined) break;
+      const last = i === path.length - 1;
+      node = last && preferKey ? pair.key : pair.value;
+    } else {
+      node = (node as { items: unknown[] }).items[key as number];
+    }
+    if (isNode(node)) found = node;
+    else break;
+  }
+  return found;
 }
 
 /**
