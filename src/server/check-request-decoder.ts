@@ -3,8 +3,8 @@
  * from the wire with protobuf-es's BinaryReader into plain objects (check-request-view.ts), without
  * creating messages. Field by field it follows protobuf-es's `fromBinary` (from-binary.js): a known
  * field is read as its declared type whatever its wire type, the last occurrence of a singular field
- * wins, a repeated message field merges into the first, a map entry defaults a missing key or value
- * to '', unknown fields are skipped, and strings must be valid UTF-8 (proto3). Anything it does not
+ * wins, a message field sent again merges into the earlier one, a map entry defaults a missing key
+ * or value to '', unknown fields are skipped, and strings must be valid UTF-8 (proto3). Anything it does not
  * do exactly as `fromBinary` would — malformed bytes, a sub-message whose fields run past its end —
  * makes it throw, and the request is decoded again by `fromBinary` itself: so a request is
  * undecodable exactly when `fromBinary` throws, with the same reason.
@@ -20,6 +20,7 @@ import {
 import { type Metadata, MetadataSchema } from '../gen/envoy/config/core/v3/base_pb.js';
 import { CheckRequestSchema } from '../gen/envoy/service/auth/v3/external_auth_pb.js';
 import type { CheckRequestView, HeaderValueView } from './check-request-view.js';
+import { hasAsciiUpper } from './normalize.js';
 import { decodeUtf8 } from './wire-strings.js';
 
 /** A request that could not be decoded; answered with INVALID_ARGUMENT instead of grpc-js's INTERNAL. */
@@ -106,15 +107,6 @@ function setOwn(record: Record<string, string>, key: string, value: string): voi
   if (key === '__proto__') {
     Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
   } else record[key] = value;
-}
-
-/** Whether `s` has an ASCII upper-case letter (what normalize's lowerKeys looks for). */
-function hasUpper(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 65 && c <= 90) return true;
-  }
-  return false;
 }
 
 function newPeer(): Peer {
@@ -372,7 +364,7 @@ class Decoder {
     setOwn(h.headers, key, value);
     h.headerEntries++;
     h.headerEntryBytes += key.length + value.length;
-    if (!h.headersHaveUpper && hasUpper(key)) h.headersHaveUpper = true;
+    if (!h.headersHaveUpper && hasAsciiUpper(key)) h.headersHaveUpper = true;
   }
 
   /** envoy.config.core.v3.HeaderMap: repeated HeaderValue (1). */

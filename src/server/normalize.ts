@@ -43,8 +43,8 @@ export function headersFromHeaderMap(map: {
   return out;
 }
 
-/** Whether `s` has an ASCII upper-case letter (a char loop: ~5× cheaper than /[A-Z]/.test). */
-function hasUpper(s: string): boolean {
+/** Whether `s` has an ASCII upper-case letter, what lowerKeys looks for (~5× cheaper than /[A-Z]/). */
+export function hasAsciiUpper(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 65 && c <= 90) return true;
@@ -62,7 +62,7 @@ function lowerKeys(http: HttpRequestView): Readonly<Record<string, string>> {
   if (needed === undefined) {
     needed = false;
     for (const k in headers) {
-      if (hasUpper(k)) {
+      if (hasAsciiUpper(k)) {
         needed = true;
         break;
       }
