@@ -1,5 +1,5 @@
+import type { Server } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { PortcullisConfig } from './config/schema.js';
 import { createResponder } from './decision/index.js';
@@ -8,16 +8,11 @@ import { createResolvers } from './resolver/index.js';
 import { createAdminServer } from './server/admin.js';
 import { createAuthorizer } from './server/authorizer.js';
 import {
-  checkApiService,
-  createCheckApiGrpcHandler,
-  createCheckApiHttpServer,
-} from './server/check-api-service.js';
-import {
   AUTHORIZATION_SERVICE_NAME,
   authorizationService,
   createCheckHandler,
 } from './server/check-service.js';
-import { createHttpAuthzServer } from './server/http-authz.js';
+import { HealthService } from './server/health-service.js';
 import { bindGrpc, closeHttp, listenHttp } from './server/listen.js';
 import { createPolicySource } from './server/policy-source.js';
 import { createPolicyStore } from './server/policy-store.js';
@@ -41,7 +36,7 @@ export interface Running {
 export async function startPortcullis(config: PortcullisConfig, logger: Logger): Promise<Running> {
   const metrics = createMetrics();
   const store = createPolicyStore();
-  const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE_NAME]: 'NOT_SERVING' });
+  const health = new HealthService({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE_NAME]: 'NOT_SERVING' });
   let draining = false;
   const setServing = (serving: boolean) => {
     const status = serving && !draining ? 'SERVING' : 'NOT_SERVING';
@@ -73,14 +68,19 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
     },
   );
   grpcServer.addService(authorizationService, { check: check as grpc.UntypedHandleCall });
+  // Optional front doors are loaded only when enabled: code costs heap whether it runs or not.
   const apiCfg = config.server.api;
-  const apiDeps = { authorizer, metrics, require: apiCfg.require, maxTargets: apiCfg.maxTargets };
+  let apiHttp: Server | undefined;
   if (apiCfg.enabled) {
+    const { checkApiService, createCheckApiGrpcHandler, createCheckApiHttpServer } = await import(
+      './server/check-api-service.js'
+    );
+    const apiDeps = { authorizer, metrics, require: apiCfg.require, maxTargets: apiCfg.maxTargets };
     grpcServer.addService(checkApiService, {
       check: createCheckApiGrpcHandler(apiDeps) as grpc.UntypedHandleCall,
     });
+    apiHttp = createCheckApiHttpServer(apiDeps, apiCfg.maxBodyBytes);
   }
-  const apiHttp = apiCfg.enabled ? createCheckApiHttpServer(apiDeps, apiCfg.maxBodyBytes) : undefined;
   health.addToServer(grpcServer);
   const admin = createAdminServer({
     metrics,
@@ -101,16 +101,18 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
   });
 
   const httpCfg = config.server.http;
-  const httpAuthz = httpCfg.enabled
-    ? createHttpAuthzServer(authorizer, config.decision, metrics, {
-        pathPrefix: httpCfg.pathPrefix,
-        maxBodyBytes: httpCfg.maxBodyBytes,
-        timeoutMs: config.server.defaultTimeout,
-        tracer,
-        limits: config.server.limits,
-        maxInFlight: config.server.maxInFlight,
-      })
-    : undefined;
+  let httpAuthz: Server | undefined;
+  if (httpCfg.enabled) {
+    const { createHttpAuthzServer } = await import('./server/http-authz.js');
+    httpAuthz = createHttpAuthzServer(authorizer, config.decision, metrics, {
+      pathPrefix: httpCfg.pathPrefix,
+      maxBodyBytes: httpCfg.maxBodyBytes,
+      timeoutMs: config.server.defaultTimeout,
+      tracer,
+      limits: config.server.limits,
+      maxInFlight: config.server.maxInFlight,
+    });
+  }
 
   const grpcPort = await bindGrpc(grpcServer, config.server.grpc.host, config.server.grpc.port);
   let adminPort: number;

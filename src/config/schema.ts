@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { bundleConfigSchema } from '../bundle/index.js';
+// From config.js, not index.js: the schema alone, without loading the bundle subsystem.
+import { bundleConfigSchema } from '../bundle/config.js';
 import { decisionConfigSchema } from '../decision/index.js';
 import { identityConfigSchema } from '../identity/index.js';
 import { policyConfigSchema } from '../policy/index.js';

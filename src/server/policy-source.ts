@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type BundleConfig, createBundlePuller } from '../bundle/index.js';
+import type { BundleConfig, BundlePuller } from '../bundle/index.js';
 import type { PolicyConfig } from '../policy/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { loadLocalPolicies, watchLocalPolicies } from './local-policies.js';
@@ -22,16 +22,21 @@ export function createPolicySource(
   deps: { logger: Logger; metrics: Metrics },
 ): PolicySource {
   if (bundle.url !== undefined) {
-    const puller = createBundlePuller(bundle, {
-      logger: deps.logger,
-      metrics: deps.metrics,
-      activate: (b) => store.activate(b),
-      current: () => store.current(),
-    });
+    // Loaded only in bundle mode: the bundle subsystem's code costs heap in directory mode too.
+    let puller: BundlePuller | undefined;
     return {
-      start: () => puller.start(),
-      stop: () => puller.stop(),
-      status: () => ({ mode: 'bundle', bundle: puller.status() }),
+      async start() {
+        const { createBundlePuller } = await import('../bundle/puller.js');
+        puller = createBundlePuller(bundle, {
+          logger: deps.logger,
+          metrics: deps.metrics,
+          activate: (b) => store.activate(b),
+          current: () => store.current(),
+        });
+        await puller.start();
+      },
+      stop: async () => puller?.stop(),
+      status: () => ({ mode: 'bundle', bundle: puller?.status() ?? null }),
     };
   }
   const options = { failOnWarnings: policy.failOnWarnings, shadow: policy.shadow };
