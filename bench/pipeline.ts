@@ -1,6 +1,6 @@
 /**
  * In-process cost of one Check by stage, without the transport (not a test):
- * `npx tsx bench/pipeline.ts [--n 20000] [--policies 250]`.
+ * `npx tsx bench/pipeline.ts [--n 20000] [--policies 250] [--only STAGE]`.
  *
  * Builds the same request, keys, config and realistic policy set as `make bench` (bench/lib/prepare.ts,
  * into bench/.work/pipeline), wires the components as src/main.ts does, and times each stage in a
@@ -29,7 +29,9 @@ import { parseOptions } from './lib/options.js';
 import { prepare } from './lib/prepare.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const { values } = parseArgs({ options: { n: { type: 'string' }, policies: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { n: { type: 'string' }, policies: { type: 'string' }, only: { type: 'string' } },
+});
 const N = Number(values.n ?? 20_000);
 const options = parseOptions(['--quick', '--policies', values.policies ?? '250']);
 if (options === null) throw new Error('unreachable');
@@ -95,19 +97,34 @@ const callback = (err: unknown) => {
   if (err === null) answered++;
 };
 const check = () => handler(call as never, callback as never);
-const figures = {
-  deserialize: await time('deserialize', () => deserialize(bytes)),
-  normalize: await time('normalize', () => normalizeCheckRequest(request)),
-  authorize: await time('normalize + authorize', () =>
-    authorizer.authorize(normalizeCheckRequest(request), 'grpc', undefined, () => false, later()),
-  ),
-  respond: await time('respond (wire bytes)', () => responder.toCheckResponseBytes(first.decision, first)),
-  handler: await time('handler (decoded request)', check),
-  whole: await time('deserialize + handler', () => {
-    call.request = deserialize(bytes) as typeof request;
-    check();
-  }),
+const stages: Record<string, readonly [string, () => unknown]> = {
+  deserialize: ['deserialize', () => deserialize(bytes)],
+  normalize: ['normalize', () => normalizeCheckRequest(request)],
+  authorize: [
+    'normalize + authorize',
+    () => authorizer.authorize(normalizeCheckRequest(request), 'grpc', undefined, () => false, later()),
+  ],
+  respond: ['respond (wire bytes)', () => responder.toCheckResponseBytes(first.decision, first)],
+  handler: ['handler (decoded request)', check],
+  whole: [
+    'deserialize + handler',
+    () => {
+      call.request = deserialize(bytes) as typeof request;
+      check();
+    },
+  ],
 };
-if (answered < 2 * N) throw new Error(`only ${answered} of ${2 * N} Checks answered without a fault`);
+// --only STAGE runs one stage (e.g. under `node --cpu-prof` of an esbuild bundle of this file).
+const chosen = values.only === undefined ? Object.keys(stages) : [values.only];
+const figures: Record<string, number> = {};
+for (const key of chosen) {
+  const stage = stages[key];
+  if (stage === undefined)
+    throw new Error(`--only: unknown stage ${key} (${Object.keys(stages).join(', ')})`);
+  figures[key] = await time(...stage);
+}
+const handled = chosen.filter((k) => k === 'handler' || k === 'whole').length;
+if (answered < handled * N)
+  throw new Error(`only ${answered} of ${handled * N} Checks answered without a fault`);
 process.stdout.write(`${JSON.stringify({ n: N, micros: figures })}\n`);
 process.exit(0);

@@ -58,6 +58,8 @@ export interface Metrics {
   readonly identityFailures: Counter<'kind' | 'reason'>;
   /** Cache lookups by cache name (token|jwks|resource) and result (hit|miss|coalesced|negative). */
   readonly cacheRequests: Counter<'cache' | 'result'>;
+  /** A hot-path child of `cacheRequests`: counted in a plain number, handed over at each read. */
+  readonly cacheCounter: (cache: string, result: string) => { inc(): void };
   /** Shadow (AUDIT / shadow-mode / candidate) outcomes by policy, rule and agreement (agree|disagree). */
   readonly shadowOutcomes: Counter<'policy' | 'rule' | 'agreement'>;
   /** Faults ("cannot decide") by gRPC code name and reason code. */
@@ -144,6 +146,31 @@ class PendingDecisions {
   }
 }
 
+/** Fixed-label children of a counter counted in plain numbers, handed to prom-client at each read. */
+class BufferedChildren<L extends string> {
+  private readonly children: { readonly labels: Record<L, string>; n: number }[] = [];
+
+  child(labels: Record<L, string>): { inc(): void } {
+    const c = { labels, n: 0 };
+    this.children.push(c);
+    return {
+      inc: () => {
+        c.n++;
+      },
+    };
+  }
+
+  /** Moves what was counted into `counter` (prom-client calls this before the counter is read). */
+  flushInto(counter: Counter<L>): void {
+    for (const c of this.children) {
+      if (c.n > 0) {
+        counter.inc(c.labels, c.n);
+        c.n = 0;
+      }
+    }
+  }
+}
+
 /** Creates the metric set on a fresh registry (or the given one), with default Node process metrics. */
 export function createMetrics(options: { registry?: Registry; defaultMetrics?: boolean } = {}): Metrics {
   const registry = options.registry ?? new Registry();
@@ -153,6 +180,7 @@ export function createMetrics(options: { registry?: Registry; defaultMetrics?: b
   }
   const registers = [registry];
   const pendingDecisions = new PendingDecisions();
+  const cacheChildren = new BufferedChildren<'cache' | 'result'>();
   const metrics: Metrics = {
     registry,
     decisions: new Counter({
@@ -189,7 +217,11 @@ export function createMetrics(options: { registry?: Registry; defaultMetrics?: b
       help: 'Cache lookups by cache and result.',
       labelNames: ['cache', 'result'],
       registers,
+      collect() {
+        cacheChildren.flushInto(this);
+      },
     }),
+    cacheCounter: (cache, result) => cacheChildren.child({ cache, result }),
     shadowOutcomes: new Counter({
       name: 'portcullis_shadow_outcomes_total',
       help: 'Shadow rule outcomes by policy, rule and agreement with the enforced decision.',

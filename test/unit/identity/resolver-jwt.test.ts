@@ -252,6 +252,26 @@ describe('the verified-token cache', () => {
     expectFailure(await after, 'token_expired');
   });
 
+  it('recent tokens are recognised by content: a one-character forgery of one is verified and refused', async () => {
+    const ts = await Promise.all(
+      ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'].map((sub) => token(signToken(es, good({ sub })))),
+    );
+    // More tokens than the recent memo holds, round robin: each stays its own principal.
+    for (let round = 0; round < 3; round++) {
+      for (const [i, t] of ts.entries()) {
+        expect(await identify(resolver, { headers: bearer(t) })).toMatchObject({
+          ok: true,
+          principal: { id: `r${i + 1}` },
+        });
+      }
+    }
+    const last = ts[5]!;
+    const dot = last.lastIndexOf('.');
+    const forged = `${last.slice(0, dot + 1)}${last[dot + 1] === 'A' ? 'B' : 'A'}${last.slice(dot + 2)}`;
+    expectFailure(await identify(resolver, { headers: bearer(forged) }), 'token_signature_invalid');
+    expect(await identify(resolver, { headers: bearer(last) })).toMatchObject({ ok: true });
+  });
+
   it('is bounded (LRU eviction)', async () => {
     const small = await resolverFor({
       jwt: { providers: [{ issuer: ISS, jwks: { inline: jwksOf(es) } }] },

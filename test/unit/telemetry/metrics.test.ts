@@ -85,7 +85,8 @@ describe('metrics', () => {
     const labels = all.flatMap((metric) => metric.values.flatMap((v) => Object.keys(v.labels)));
     expect(labels.filter((l) => l !== 'le' && FORBIDDEN_LABELS.test(l))).toEqual([]);
     expect(all.every((metric) => metric.name.startsWith('portcullis_'))).toBe(true);
-    expect(all).toHaveLength(Object.keys(m).length - 2); // every handle but `registry` and `countDecision`
+    // every handle but `registry` and the hot-path helpers `countDecision` and `cacheCounter`
+    expect(all).toHaveLength(Object.keys(m).length - 3);
   });
 
   it('Check latency buckets span 50 µs … 250 ms', () => {
