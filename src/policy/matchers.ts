@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import { cidrContains, parseCidr } from './cidr.js';
 import type { EvalCtx } from './eval-ctx.js';
-import { compileGlobSet, compileListMatcher, type GlobMatcher } from './glob.js';
+import { compileGlobSet, compileListMatcher, type GlobMatcher, isLiteralGlob } from './glob.js';
 import type { Cond, CondValue, FromEntry, OpEntry } from './model.js';
 import {
   compilePathPattern,
@@ -164,10 +164,13 @@ function principalCond(
   negate: boolean,
 ): Cond {
   return cached(cache, field, patterns, () => {
-    const fullPatterns = patterns.filter((p) => p.includes('://'));
     const istioPatterns = patterns.filter((p) => !p.includes('://'));
+    // The list itself when every pattern is a full SPIFFE ID (the usual case): filter's result
+    // has room to grow, and the matcher keeps what it is given.
+    const fullPatterns =
+      istioPatterns.length === 0 ? patterns : patterns.filter((p) => p.includes('://')).slice();
     const full = compileGlobSet(fullPatterns);
-    const istio = compileGlobSet(istioPatterns);
+    const istio = compileGlobSet(istioPatterns.slice());
     const m =
       istioPatterns.length === 0
         ? full
@@ -278,8 +281,13 @@ function portCond(field: string, ports: readonly number[], negate: boolean): Con
 }
 
 function hostCond(field: string, hosts: readonly string[], negate: boolean): Cond {
-  const m = compileGlobSet(hosts);
-  const hit = (c: EvalCtx) => c.host !== '' && (m(c.host) || (c.hostName !== c.host && m(c.hostName)));
+  const only = hosts.length === 1 && isLiteralGlob(hosts[0] ?? '*') ? hosts[0] : undefined;
+  // One exact host (a selector's usual form): one closure instead of a matcher and its list.
+  const m = only === undefined ? compileGlobSet(hosts) : undefined;
+  const hit =
+    m === undefined
+      ? (c: EvalCtx) => c.host !== '' && (c.host === only || (c.hostName !== c.host && c.hostName === only))
+      : (c: EvalCtx) => c.host !== '' && (m(c.host) || (c.hostName !== c.host && m(c.hostName)));
   return { field, values: hosts, test: negate ? (c) => !hit(c) : hit, actual: host };
 }
 

@@ -5,6 +5,8 @@
  */
 export class StringTable {
   private readonly strings = new Map<string, string>();
+  /** Arrays and objects already copied, by JSON text: equal ones are shared (never mutated). */
+  private readonly shared = new Map<string, unknown>();
 
   /** The table's copy of `s`: flat (no reference to a larger text) and shared by equal strings. */
   intern(s: string): string {
@@ -28,7 +30,7 @@ export class StringTable {
   private copy(v: unknown): unknown {
     if (typeof v === 'string') return this.intern(v);
     if (typeof v !== 'object' || v === null) return v;
-    if (Array.isArray(v)) return v.map((x) => this.copy(x));
+    if (Array.isArray(v)) return this.share(v.map((x) => this.copy(x)));
     if (Object.getPrototypeOf(v) !== Object.prototype) return v;
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
@@ -38,6 +40,27 @@ export class StringTable {
         Object.defineProperty(out, k, { value, writable: true, enumerable: true, configurable: true });
       else out[this.intern(k)] = value;
     }
-    return out;
+    return this.share(out);
+  }
+
+  /**
+   * The first copy equal to `v`: methods, roles, callers and whole `to`/`from` entries repeat
+   * across policies. Only small values (lists of scalars, objects of those) are looked up; a
+   * larger one (a rule, a policy) is unique anyway and its JSON would only cost memory.
+   */
+  private share<T extends object>(v: T): T {
+    if (
+      !Object.values(v).every(
+        (x) => typeof x !== 'object' || x === null || (Array.isArray(x) && x.every(scalar)),
+      )
+    )
+      return v;
+    const key = JSON.stringify(v);
+    const known = this.shared.get(key);
+    if (known !== undefined) return known as T;
+    this.shared.set(key, v);
+    return v;
   }
 }
+
+const scalar = (x: unknown): boolean => typeof x !== 'object' || x === null;

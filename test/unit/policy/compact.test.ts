@@ -33,6 +33,18 @@ describe('StringTable', () => {
     const again = t.value(doc) as { rules: { id: string }[] };
     expect(again.rules[0]?.id).toBe((copy as { rules: { id: string }[] }).rules[0]?.id);
   });
+
+  it('shares equal lists and small objects, not the documents around them', () => {
+    const t = new StringTable();
+    const doc = (id: string) => ({ id, to: [{ methods: ['GET'], paths: ['/a'] }], roles: ['x', 'y'] });
+    const a = t.value(doc('a'));
+    const b = t.value(doc('b'));
+    expect(a.roles).toBe(b.roles);
+    expect(a.to[0]).toBe(b.to[0]);
+    expect(a.to).not.toBe(b.to);
+    expect(a).not.toBe(b);
+    expect(a).toEqual(doc('a'));
+  });
 });
 
 describe('compileListMatcher', () => {
