@@ -9,6 +9,7 @@ import {
   loadPolicySources,
   parseSpiffeId,
 } from '../../../src/policy/index.js';
+import { MAX_POLICY_FILE_BYTES } from '../../../src/policy/load.js';
 
 let dir = '';
 
@@ -54,6 +55,44 @@ describe('loadPolicySources', () => {
     const err = await loadPolicySources(join(dir, name)).catch((e: unknown) => e);
     expect(isPortcullisError(err) && err.code).toBe('policy_io_error');
     expect((err as Error).message).toMatch(message);
+  });
+});
+
+describe('loadPolicySources on many files (read concurrently)', () => {
+  let many = '';
+
+  beforeAll(async () => {
+    many = await mkdtemp(join(tmpdir(), 'portcullis-policy-many-'));
+    for (let i = 0; i < 120; i++) {
+      const sub = join(many, `d${i % 7}`);
+      await mkdir(sub, { recursive: true });
+      await writeFile(join(sub, `p${i}.yaml`), `n: ${i}\n`);
+    }
+  });
+
+  afterAll(async () => {
+    await rm(many, { recursive: true, force: true });
+  });
+
+  it('returns every file with its own text, sorted', async () => {
+    const files = await loadPolicySources(many);
+    expect(files).toHaveLength(120);
+    expect(files.map((f) => f.path)).toEqual([...files.map((f) => f.path)].sort());
+    for (const f of files) expect(f.text).toBe(`n: ${/p(\d+)\.yaml$/.exec(f.path)?.[1]}\n`);
+  });
+
+  it('fails with policy_io_error naming a file over the size limit', async () => {
+    const big = join(many, 'd3', 'big.yaml');
+    await writeFile(big, Buffer.alloc(MAX_POLICY_FILE_BYTES + 1, 0x20));
+    try {
+      const err = await loadPolicySources(many).catch((e: unknown) => e);
+      expect(isPortcullisError(err) && err.code).toBe('policy_io_error');
+      expect((err as Error).message).toBe(
+        `policy file d3/big.yaml is ${MAX_POLICY_FILE_BYTES + 1} bytes (limit ${MAX_POLICY_FILE_BYTES})`,
+      );
+    } finally {
+      await rm(big);
+    }
   });
 });
 
