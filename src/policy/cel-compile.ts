@@ -10,18 +10,36 @@ import { compileFast, compileFastString, type FastBool, type FastString } from '
 import { type CType, fits, T, typeName } from './cel-types.js';
 import { celTooComplex, MAX_CEL_AST_DEPTH } from './limits.js';
 
-// The CEL parser costs ~0.2-1 ms per expression; bundles and reloads repeat the same texts.
-// Parsed ASTs are immutable, so they are shared (bounded; cleared when full).
+// The CEL parser costs ~0.2-1 ms per expression; tests and reloads repeat the same texts.
+// Parsed ASTs are immutable, so they are shared — but an AST is ~6 KB and the cache outlives
+// every compile, so it stays small (cleared when full): it must not hold a whole large set.
 const parseCache = new Map<string, ReturnType<typeof parse>>();
+const PARSE_CACHE_MAX = 512;
 
 function parseCached(source: string): ReturnType<typeof parse> {
   let p = parseCache.get(source);
   if (p === undefined) {
     p = parse(source);
-    if (parseCache.size >= 20_000) parseCache.clear();
+    if (parseCache.size >= PARSE_CACHE_MAX) parseCache.clear();
     parseCache.set(source, p);
   }
   return p;
+}
+
+type Planned = (vars: unknown) => CelResult;
+
+/**
+ * The CEL plan behind a fast path, built on its first use. A plan is ~6 KB (plus ~1 KB of the
+ * AST it keeps) and a fast path decides nearly every request on its own, so a set of thousands
+ * of conditions keeps only the plans it actually falls back to. The plan was built once at
+ * compile time already, so building it again from the same text cannot fail differently.
+ */
+function planOnFirstUse(source: string): (vars: RequestVars) => CelResult {
+  let planned: Planned | undefined;
+  return (v) => {
+    planned ??= plan(CEL_ENV, parseCached(source)) as unknown as Planned;
+    return planned(v);
+  };
 }
 
 /** Depth of a parsed expression tree, computed without recursion. */
@@ -71,7 +89,7 @@ export interface CompiledCel {
   readonly fast: FastBool | undefined;
   /** The same for string-valued expressions (header obligations). */
   readonly fastString: FastString | undefined;
-  /** The CEL plan, built once. */
+  /** The CEL plan: built at compile time, or on first use behind a fast path (planOnFirstUse). */
   readonly run: (vars: RequestVars) => CelResult;
   readonly variables: ReadonlySet<string>;
   readonly strings: ReadonlySet<string>;
@@ -119,16 +137,18 @@ export function compileCel(
       });
   }
   if (issues.length > 0) return { ok: false, issues };
-  const planned = plan(CEL_ENV, parsed) as unknown as (vars: unknown) => CelResult;
+  const planned = plan(CEL_ENV, parsed) as unknown as Planned;
   const declared = new Set(Object.keys(vars));
+  const fast = expect === 'bool' ? compileFast(parsed.expr, declared) : undefined;
+  const fastString = expect === 'string' ? compileFastString(parsed.expr, declared) : undefined;
   return {
     ok: true,
     expr: {
       source,
       type: checked.type,
-      fast: expect === 'bool' ? compileFast(parsed.expr, declared) : undefined,
-      fastString: expect === 'string' ? compileFastString(parsed.expr, declared) : undefined,
-      run: (v) => planned(v),
+      fast,
+      fastString,
+      run: fast === undefined && fastString === undefined ? (v) => planned(v) : planOnFirstUse(source),
       variables: checked.variables,
       strings: checked.strings,
     },

@@ -1,7 +1,8 @@
 /**
- * Run by memory.test.ts as `node --expose-gc --import tsx heap-probe.ts N`: compiles N generated
- * policies (like bench/lib/mesh-model.ts: a host, callers, four rules with CEL conditions) and
- * prints the heap the compiled set retains, after the sources are gone, as JSON.
+ * Run by memory.test.ts as `node --expose-gc --import tsx heap-probe.ts N [unique]`: compiles N
+ * generated policies (like bench/lib/mesh-model.ts: a host, callers, four rules with CEL
+ * conditions; with `unique`, each policy's conditions differ from every other's) and prints the
+ * heap the compiled set retains, after the sources are gone, as JSON.
  */
 import { stringify } from 'yaml';
 import { compilePolicySet } from '../../../src/policy/index.js';
@@ -10,7 +11,10 @@ import type { CompiledPolicySet, PolicySource } from '../../../src/policy/types.
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with --expose-gc');
 
+const unique = process.argv[3] === 'unique';
+
 function source(i: number): PolicySource {
+  const tag = unique ? `-${i}` : '';
   const name = `svc-${String(i).padStart(5, '0')}`;
   const api = `/api/${name}/*`;
   const doc = {
@@ -33,7 +37,7 @@ function source(i: number): PolicySource {
         ],
         to: [{ paths: [api], methods: ['GET', 'HEAD'] }],
         roles: ['auditor', 'finance'],
-        when: '"orders:read" in principal.scopes',
+        when: `"orders:read${tag}" in principal.scopes`,
       },
       {
         id: 'write',
@@ -41,13 +45,13 @@ function source(i: number): PolicySource {
         from: [{ principals: [`spiffe://cluster.local/ns/ns-${i % 8}/sa/frontend`] }],
         to: [{ paths: [api], methods: ['POST', 'PUT', 'PATCH'] }],
         roles: ['customer'],
-        when: 'principal.claims.tenant == request.headers["x-tenant-id"]',
+        when: `principal.claims.tenant == request.headers["x-tenant-id${tag}"]`,
       },
       {
         id: 'no-suspended',
         effect: 'DENY',
         to: [{ paths: [api] }],
-        when: 'has(principal.claims.suspended) && principal.claims.suspended == true',
+        when: `has(principal.claims.suspended${tag.replace('-', '_')}) && principal.claims.suspended == true`,
       },
     ],
   };
