@@ -35,8 +35,9 @@ $(GEN_STAMP): $(PROTO_SRC) package-lock.json
 build: install $(GEN_STAMP)
 	$(NODE_BIN)/tsc -p tsconfig.json
 
+# NODE_FLAGS: V8 heap flags for the sidecar, e.g. NODE_FLAGS=--max-semi-space-size=4 (docs/memory.md).
 run: build
-	node dist/cli/main.js serve --policies policies $(ARGS)
+	node $(NODE_FLAGS) dist/cli/main.js serve --policies policies $(ARGS)
 
 typecheck: install $(GEN_STAMP)
 	$(NODE_BIN)/tsc -p tsconfig.check.json

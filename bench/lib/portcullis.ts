@@ -48,10 +48,20 @@ async function extraPortFlags(root: string): Promise<string[]> {
   return ['--http-port', '--api-port'].filter((flag) => stdout.includes(flag)).flatMap((flag) => [flag, '0']);
 }
 
+/**
+ * Node flags for the sidecar only, from PORTCULLIS_NODE_FLAGS (e.g. `--max-semi-space-size=4`,
+ * docs/memory.md): NODE_OPTIONS would change the bare server and the sidecar alike.
+ */
+function sidecarNodeFlags(): string[] {
+  return (process.env.PORTCULLIS_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+}
+
 /** Starts `node dist/cli/main.js serve` on free ports and waits for its "portcullis serving" line. */
 export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
-  const nodeArgs =
-    options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
+  const nodeArgs = [
+    ...sidecarNodeFlags(),
+    ...(options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`]),
+  ];
   const args = [
     ...nodeArgs,
     SIDECAR_MAIN,
