@@ -98,6 +98,26 @@ export function buildNotes(
       '×',
     ),
   ];
+  const bare = targets.find((t) => t.key === 'bare');
+  const realistic = targets.find((t) => t.key === 'portcullis');
+  const cerbos = targets.find((t) => t.key === 'cerbos');
+  const vsCerbos = r('Portcullis/Cerbos throughput');
+  if (vsCerbos !== null && vsCerbos < 2 && cerbos && realistic) {
+    notes.push(
+      `Cerbos ran on ${cerbos.saturated.cpuCores.toFixed(2)} cores, Portcullis (one Node thread) on ` +
+        `${realistic.saturated.cpuCores.toFixed(2)}: per request Portcullis used ` +
+        `${fixedOrDash(r('Cerbos/Portcullis CPU per request')).replace('+', '')}× less CPU — on 2 cores shared ` +
+        'with h2load the throughput ratio mostly measures how many cores each server can take',
+    );
+  }
+  const rss = r('RSS MiB at 1,000 policies');
+  if (rss !== null && rss > 100 && bare) {
+    notes.push(
+      `RSS: the bare grpc-js server itself peaked at ${bare.peakRssMiB.toFixed(0)} MiB under the same load ` +
+        '(V8 young generation and promotion under load; see docs/memory.md for where the memory goes and ' +
+        'the V8 flags that trade CPU for memory)',
+    );
+  }
   const floor = r('p50 ms @ 100 req/s, bare (the round-trip floor here)');
   const bare2000 = r('p50 ms @ 2,000 req/s, bare');
   if (bare2000 !== null && bare2000 > 0.4) {
