@@ -3,7 +3,7 @@
  * `npx tsx bench/pipeline.ts [--n 20000] [--policies 250] [--only STAGE]`.
  *
  * Builds the same request, keys, config and realistic policy set as `make bench` (bench/lib/prepare.ts,
- * into bench/.work/pipeline), wires the components as src/main.ts does, and times each stage in a
+ * into bench/.work/pipeline), wires the components with src/main.ts's createPipeline, and times each stage in a
  * loop on one core: deserialize (the gRPC deserializer), normalize, normalize + authorize (identity
  * from its caches, policy), respond (wire bytes), the Check handler on a decoded request, and the
  * whole of it (deserialize + handler). Prints mean µs per call; compare runs on the same machine only. The request is also written to
@@ -15,15 +15,10 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { readConfigFile, validateConfig } from '../src/config/load.js';
 import { configSchema } from '../src/config/schema.js';
-import { createResponder } from '../src/decision/index.js';
-import { createIdentityResolver } from '../src/identity/index.js';
-import { createResolvers } from '../src/resolver/index.js';
-import { createAuthorizer } from '../src/server/authorizer.js';
+import { createPipeline } from '../src/main.js';
 import { authorizationService, createCheckHandler } from '../src/server/check-service.js';
 import { normalizeCheckRequest } from '../src/server/normalize.js';
-import { createPolicySource } from '../src/server/policy-source.js';
 import { createPolicyStore } from '../src/server/policy-store.js';
-import { createDecisionLogger, createTracer } from '../src/telemetry/index.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
 import { parseOptions } from './lib/options.js';
 import { prepare } from './lib/prepare.js';
@@ -45,14 +40,11 @@ const config = validateConfig(configSchema, {
 });
 const logger = pino({ level: 'silent' });
 const metrics = createMetrics();
-const store = createPolicyStore();
-await createPolicySource(config.policy, config.bundle, store, { logger, metrics }).start();
-const identity = await createIdentityResolver(config.identity, { logger, metrics });
-const decisionLog = createDecisionLogger(config.telemetry.decisionLog, { metrics, logger });
-const resolvers = createResolvers(config.resolvers, { metrics, logger });
-const authorizer = createAuthorizer({ identity, policies: store, metrics, decisionLog, resolvers });
-const responder = createResponder(config.decision);
-const tracer = createTracer(config.telemetry.tracing);
+const { authorizer, responder, tracer } = await createPipeline(config, {
+  logger,
+  metrics,
+  store: createPolicyStore(),
+});
 const handler = createCheckHandler(
   { authorizer, responder, metrics, tracer },
   { maxInFlight: 1000, defaultTimeoutMs: 200, limits: config.server.limits },

@@ -15,7 +15,7 @@ import {
 import { HealthService } from './server/health-service.js';
 import { bindGrpc, closeHttp, listenHttp } from './server/listen.js';
 import { createPolicySource } from './server/policy-source.js';
-import { createPolicyStore } from './server/policy-store.js';
+import { createPolicyStore, type PolicyStore } from './server/policy-store.js';
 import { createDecisionLogger, createTracer } from './telemetry/index.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 
@@ -32,6 +32,27 @@ export interface Running {
   stop(graceMs?: number): Promise<void>;
 }
 
+/**
+ * The decision pipeline without its front doors: policy source (started: the first policy set is
+ * loaded), identity, decision log, resolvers, authorizer, responder and tracer. Shared by
+ * startPortcullis and the in-process benchmark (bench/pipeline.ts).
+ */
+export async function createPipeline(
+  config: PortcullisConfig,
+  deps: { logger: Logger; metrics: Metrics; store: PolicyStore },
+) {
+  const { logger, metrics, store } = deps;
+  const policySource = createPolicySource(config.policy, config.bundle, store, { logger, metrics });
+  await policySource.start();
+  const identity = await createIdentityResolver(config.identity, { logger, metrics });
+  const decisionLog = createDecisionLogger(config.telemetry.decisionLog, { metrics, logger });
+  const resolvers = createResolvers(config.resolvers, { metrics, logger });
+  const authorizer = createAuthorizer({ identity, policies: store, metrics, decisionLog, resolvers });
+  const responder = createResponder(config.decision);
+  const tracer = createTracer(config.telemetry.tracing);
+  return { policySource, identity, decisionLog, resolvers, authorizer, responder, tracer };
+}
+
 /** Composition root: creates every component from the frozen config and starts serving. */
 export async function startPortcullis(config: PortcullisConfig, logger: Logger): Promise<Running> {
   const metrics = createMetrics();
@@ -46,14 +67,8 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
   };
   store.onActivate(() => setServing(true));
 
-  const policySource = createPolicySource(config.policy, config.bundle, store, { logger, metrics });
-  await policySource.start();
-  const identity = await createIdentityResolver(config.identity, { logger, metrics });
-  const decisionLog = createDecisionLogger(config.telemetry.decisionLog, { metrics, logger });
-  const resolvers = createResolvers(config.resolvers, { metrics, logger });
-  const authorizer = createAuthorizer({ identity, policies: store, metrics, decisionLog, resolvers });
-  const responder = createResponder(config.decision);
-  const tracer = createTracer(config.telemetry.tracing);
+  const { policySource, identity, decisionLog, resolvers, authorizer, responder, tracer } =
+    await createPipeline(config, { logger, metrics, store });
 
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': config.server.grpc.maxReceiveMessageBytes,

@@ -2,29 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { decisionConfigSchema } from '../../../src/decision/config.js';
 import { toHttpResponse } from '../../../src/decision/http-response.js';
 import { createResponder } from '../../../src/decision/respond.js';
-import type { Decision, Obligations, Principal } from '../../../src/types.js';
-import { ANONYMOUS, NO_OBLIGATIONS } from '../../../src/types.js';
+import type { Principal } from '../../../src/types.js';
+import { ANONYMOUS } from '../../../src/types.js';
+import { decision } from './fixtures.js';
 
 const principal: Principal = { ...ANONYMOUS, id: 'alice', type: 'human', authenticated: true };
 const ctx = { decisionId: 'd-1', revision: 'r7', principal };
 const config = decisionConfigSchema.parse({ stripHeaders: ['authorization', 'host'] });
-
-function decision(
-  over: Partial<Omit<Decision, 'obligations'>> & { obligations?: Partial<Obligations> } = {},
-): Decision {
-  return {
-    allowed: true,
-    status: 200,
-    reason: 'allowed',
-    ruleIds: ['orders@1#read'],
-    policy: 'orders',
-    shadow: [],
-    errors: [],
-    evalMicros: 1,
-    ...over,
-    obligations: { ...NO_OBLIGATIONS, ...over.obligations },
-  };
-}
 
 describe('toHttpResponse — contract fact 28', () => {
   it('allow: 200 with identity and obligation headers; removals named, deduplicated, never host', () => {

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { decisionConfigSchema } from '../../../src/decision/config.js';
 import { createResponder } from '../../../src/decision/respond.js';
 import type { CheckResponse } from '../../../src/gen/envoy/service/auth/v3/external_auth_pb.js';
-import type { Decision, Obligations, Principal } from '../../../src/types.js';
-import { ANONYMOUS, NO_OBLIGATIONS } from '../../../src/types.js';
+import type { Principal } from '../../../src/types.js';
+import { ANONYMOUS } from '../../../src/types.js';
+import { decision } from './fixtures.js';
 
 const principal: Principal = {
   ...ANONYMOUS,
@@ -12,23 +13,6 @@ const principal: Principal = {
   authenticated: true,
   issuer: 'https://idp',
 };
-
-function decision(
-  over: Partial<Omit<Decision, 'obligations'>> & { obligations?: Partial<Obligations> } = {},
-): Decision {
-  return {
-    allowed: true,
-    status: 200,
-    reason: 'allowed',
-    ruleIds: ['orders@1#read'],
-    policy: 'orders',
-    shadow: [],
-    errors: [],
-    evalMicros: 1,
-    ...over,
-    obligations: { ...NO_OBLIGATIONS, ...over.obligations },
-  };
-}
 
 const ctx = { decisionId: 'd-1', revision: 'r7', principal };
 const responder = createResponder(decisionConfigSchema.parse({ stripHeaders: ['authorization'] }));
