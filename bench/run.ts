@@ -58,6 +58,13 @@ async function runStages(options: BenchOptions, prepared: Prepared): Promise<Mea
         ? [
             ['portcullis-examples', 'Portcullis, examples', dirs.examples],
             ['portcullis', 'Portcullis, realistic', dirs.realistic],
+            // Every core, as Cerbos (Go) takes them: server.workers (docs/workers.md).
+            [
+              'portcullis-2w',
+              'Portcullis, realistic, 2 workers',
+              dirs.realistic,
+              ['--set', 'server.workers=2'],
+            ],
           ]
         : [],
       cerbos:

@@ -19,6 +19,31 @@ import { createPolicyStore, type PolicyStore } from './server/policy-store.js';
 import { createDecisionLogger, createTracer } from './telemetry/index.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 
+/** How startPortcullis runs. */
+export interface StartOptions {
+  /**
+   * As a cluster worker (`server.workers` > 1, src/server/cluster.ts): the primary serves the admin
+   * port, so this process does not; it reports its ports and readiness to the primary and answers
+   * the primary's metric requests for aggregation.
+   */
+  readonly worker?: boolean;
+}
+
+/** A message from a worker to the cluster primary. */
+export type WorkerMessage =
+  | { readonly type: 'portcullis:serving'; readonly serving: boolean }
+  | {
+      readonly type: 'portcullis:ports';
+      readonly grpcPort: number;
+      readonly httpPort: number | undefined;
+      readonly apiPort: number | undefined;
+    };
+
+/** Tells the cluster primary (over the IPC channel) while it is there. */
+function sendToPrimary(m: WorkerMessage): void {
+  if (process.connected) process.send?.(m);
+}
+
 /** A running sidecar. */
 export interface Running {
   readonly grpcPort: number;
@@ -54,8 +79,20 @@ export async function createPipeline(
 }
 
 /** Composition root: creates every component from the frozen config and starts serving. */
-export async function startPortcullis(config: PortcullisConfig, logger: Logger): Promise<Running> {
+export async function startPortcullis(
+  config: PortcullisConfig,
+  logger: Logger,
+  options: StartOptions = {},
+): Promise<Running> {
+  const toPrimary = options.worker ? sendToPrimary : undefined;
   const metrics = createMetrics();
+  if (options.worker) {
+    // prom-client answers the primary's metric requests from these registries (summed there).
+    const { AggregatorRegistry } = await import('prom-client');
+    // Constructing one installs prom-client's worker-side listener for the primary's requests.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([metrics.registry]);
+  }
   const store = createPolicyStore();
   const health = new HealthService({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE_NAME]: 'NOT_SERVING' });
   let draining = false;
@@ -64,6 +101,7 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
     health.setStatus('', status);
     health.setStatus(AUTHORIZATION_SERVICE_NAME, status);
     metrics.ready.set(status === 'SERVING' ? 1 : 0);
+    toPrimary?.({ type: 'portcullis:serving', serving: status === 'SERVING' });
   };
   store.onActivate(() => setServing(true));
 
@@ -134,12 +172,10 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
   let httpPort: number | undefined;
   let apiPort: number | undefined;
   try {
-    adminPort = await listenHttp(
-      admin,
-      config.server.admin.host,
-      config.server.admin.port,
-      'the admin server',
-    );
+    // A worker leaves the admin port to the cluster primary (0 = not listening).
+    adminPort = toPrimary
+      ? 0
+      : await listenHttp(admin, config.server.admin.host, config.server.admin.port, 'the admin server');
     if (httpAuthz) httpPort = await listenHttp(httpAuthz, httpCfg.host, httpCfg.port, 'HTTP authorization');
     if (apiHttp) apiPort = await listenHttp(apiHttp, apiCfg.host, apiCfg.port, 'the check API');
   } catch (e) {
@@ -147,6 +183,7 @@ export async function startPortcullis(config: PortcullisConfig, logger: Logger):
     await Promise.all([closeHttp(admin), httpAuthz ? closeHttp(httpAuthz) : undefined]);
     throw e;
   }
+  toPrimary?.({ type: 'portcullis:ports', grpcPort, httpPort, apiPort });
   setServing(store.current() !== undefined);
 
   async function stop(graceMs = config.server.shutdownGrace): Promise<void> {

@@ -34,6 +34,8 @@ export interface SidecarOptions {
   readonly logFile: string;
   /** Directory for `node --cpu-prof` output; profiling is off when absent. */
   readonly profileDir?: string;
+  /** More `serve` flags, e.g. `--set server.workers=2`. */
+  readonly extraArgs?: readonly string[];
   readonly timeoutMs: number;
 }
 
@@ -74,6 +76,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     '0',
     ...(await extraPortFlags(options.root)),
     ...(options.configFile === undefined ? [] : ['--config', options.configFile]),
+    ...(options.extraArgs ?? []),
   ];
   const started = Date.now();
   const child = startProcess('portcullis', 'node', args, { logFile: options.logFile, cwd: options.root });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 
 /** CPU clock ticks per second for /proc/<pid>/stat (Linux x86-64 uses 100). */
 const CLOCK_TICKS = 100;
@@ -14,8 +14,7 @@ export interface ProcStats {
   readonly rssMiB: number;
 }
 
-/** Reads CPU time (utime + stime) and RSS of `pid` from /proc. */
-export function readProcStats(pid: number): ProcStats {
+function oneProcess(pid: number): ProcStats {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Field 2 (comm) may contain spaces: split after its closing parenthesis. utime/stime are 14/15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -27,6 +26,42 @@ export function readProcStats(pid: number): ProcStats {
     cpuMs: (ticks * 1000) / CLOCK_TICKS,
     peakRssMiB: kib('VmHWM') / 1024,
     rssMiB: kib('VmRSS') / 1024,
+  };
+}
+
+/** Live child processes of `pid` (e.g. the workers of a sidecar with `server.workers` > 1). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 is the parent pid.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return children;
+}
+
+/**
+ * Reads CPU time (utime + stime) and RSS of `pid` and its live children from /proc: a cluster
+ * primary and its workers count as one server (peak RSS: the sum of each process's peak).
+ */
+export function readProcStats(pid: number): ProcStats {
+  const all = [oneProcess(pid)];
+  for (const child of childrenOf(pid)) {
+    try {
+      all.push(oneProcess(child));
+    } catch {
+      // The child ended meanwhile.
+    }
+  }
+  return {
+    cpuMs: all.reduce((n, s) => n + s.cpuMs, 0),
+    peakRssMiB: all.reduce((n, s) => n + s.peakRssMiB, 0),
+    rssMiB: all.reduce((n, s) => n + s.rssMiB, 0),
   };
 }
 

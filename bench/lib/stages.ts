@@ -43,6 +43,7 @@ async function sidecarTarget(
   label: string,
   policyDir: string,
   profileDir?: string,
+  extraArgs?: readonly string[],
 ) {
   const policies = await countPolicies(policyDir);
   return startPortcullis({
@@ -57,14 +58,15 @@ async function sidecarTarget(
     probes: ctx.probes,
     timeoutMs: 300_000,
     ...(profileDir === undefined ? {} : { profileDir }),
+    ...(extraArgs === undefined ? {} : { extraArgs }),
   });
 }
 
 /** Which servers the comparison runs, and their policy directories. */
 export interface Comparison {
   readonly bare: boolean;
-  /** Portcullis runs as [key, label, policy dir]. */
-  readonly portcullis: readonly (readonly [string, string, string])[];
+  /** Portcullis runs as [key, label, policy dir, extra `serve` flags]. */
+  readonly portcullis: readonly (readonly [string, string, string, (readonly string[])?])[];
   /** Cerbos binary and policy directory, when Cerbos runs. */
   readonly cerbos: { readonly binary: string; readonly policyDir: string; readonly policies: number } | null;
 }
@@ -77,7 +79,8 @@ export async function runComparison(ctx: BenchContext, which: Comparison): Promi
   const started: Started[] = [];
   try {
     if (which.bare) started.push(await startBare(ctx.root, ctx.work, ctx.envoyBody));
-    for (const [key, label, dir] of which.portcullis) started.push(await sidecarTarget(ctx, key, label, dir));
+    for (const [key, label, dir, args] of which.portcullis)
+      started.push(await sidecarTarget(ctx, key, label, dir, undefined, args));
     if (which.cerbos !== null) {
       const { binary, policyDir, policies } = which.cerbos;
       const options = {

@@ -78,6 +78,8 @@ export interface PortcullisTargetOptions {
   readonly policies: number;
   readonly configFile?: string;
   readonly profileDir?: string;
+  /** More `serve` flags, e.g. `--set server.workers=2`. */
+  readonly extraArgs?: readonly string[];
   readonly body: Uint8Array;
   /** Variants that must be denied with the given HTTP status (proof that identity is verified). */
   readonly probes: readonly DenyProbe[];
@@ -116,6 +118,7 @@ export async function startPortcullis(
     timeoutMs: options.timeoutMs,
     ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
     ...(options.profileDir === undefined ? {} : { profileDir: options.profileDir }),
+    ...(options.extraArgs === undefined ? {} : { extraArgs: options.extraArgs }),
   });
   await stopOnFailure(sidecar.process, async () => {
     const outcome = await checkOnce(sidecar.grpcPort, options.body);

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { isPortcullisError } from '../errors.js';
 import { startPortcullis } from '../main.js';
 import { createLogger } from '../telemetry/index.js';
@@ -19,16 +20,21 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const logger = createLogger(config.telemetry.log);
-  const running = await startPortcullis(config, logger);
+  if (config.server.workers > 1 && cluster.isPrimary) {
+    const { runPrimary } = await import('../server/cluster.js');
+    return runPrimary(config, logger);
+  }
+  const worker = cluster.isWorker;
+  const running = await startPortcullis(config, logger, { worker });
   logger.info(
     {
       grpcPort: running.grpcPort,
-      adminPort: running.adminPort,
+      ...(worker ? { worker: cluster.worker?.id } : { adminPort: running.adminPort }),
       httpPort: running.httpPort,
       apiPort: running.apiPort,
       policies: config.policy.dir,
     },
-    'portcullis serving',
+    worker ? 'worker serving' : 'portcullis serving',
   );
   return new Promise<number>((resolve) => {
     let stopping = false;

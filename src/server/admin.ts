@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { Registry } from 'prom-client';
 
 /** What /readyz reports. */
 export interface Readiness {
@@ -9,7 +9,10 @@ export interface Readiness {
 
 /** Dependencies of the admin server. */
 export interface AdminDeps {
-  readonly metrics: Metrics;
+  /** Where /metrics comes from: this process's registry, or the workers' summed (cluster primary). */
+  readonly metrics: {
+    readonly registry: { metrics(): Promise<string>; readonly contentType: Registry['contentType'] | string };
+  };
   /** Current readiness (ready only when a verified policy set is loaded and not draining). */
   readonly readiness: () => Readiness;
 }

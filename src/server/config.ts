@@ -101,6 +101,15 @@ export const serverConfigSchema = z
     limits: limitsConfigSchema
       .prefault({})
       .describe('Content limits of a Check; over a limit is a deny (not a fault). See docs/limits.md.'),
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe(
+        'Processes serving the same ports (Node cluster): 1 = this process serves; N > 1 forks N workers (one core each) and this process serves only the admin port, with metrics summed over the workers and /readyz ready when every worker is. See docs/workers.md.',
+      ),
     maxInFlight: z
       .number()
       .int()

@@ -244,16 +244,22 @@ export function createMetrics(options: { registry?: Registry; defaultMetrics?: b
       name: 'portcullis_bundle_info',
       help: 'The active policy bundle (value 1), by revision and source.',
       labelNames: ['revision', 'source'],
+      // Across cluster workers (server.workers) the primary reports: one series (they hold the same bundle).
+      aggregator: 'max',
       registers,
     }),
     bundleLastSuccess: new Gauge({
       name: 'portcullis_bundle_last_success_timestamp_seconds',
       help: 'Unix time of the last successful policy bundle load.',
+      // Across cluster workers (server.workers) the primary reports: the stalest worker.
+      aggregator: 'min',
       registers,
     }),
     bundleCreated: new Gauge({
       name: 'portcullis_bundle_created_timestamp_seconds',
       help: 'Unix time at which the active bundle was built.',
+      // Across cluster workers (server.workers) the primary reports: the oldest bundle any worker serves.
+      aggregator: 'min',
       registers,
     }),
     bundleLoadFailures: new Counter({
@@ -277,6 +283,8 @@ export function createMetrics(options: { registry?: Registry; defaultMetrics?: b
     ready: new Gauge({
       name: 'portcullis_ready',
       help: '1 when the sidecar has a verified policy set and is ready to decide.',
+      // Across cluster workers (server.workers) the primary reports: ready only when every worker is.
+      aggregator: 'min',
       registers,
     }),
     candidateDisagreements: new Counter({
@@ -301,6 +309,8 @@ export function createMetrics(options: { registry?: Registry; defaultMetrics?: b
       name: 'portcullis_rollout_info',
       help: 'Rollout track of the active policy bundle (value 1) and whether a candidate set is shadowed.',
       labelNames: ['track', 'candidate'],
+      // Across cluster workers (server.workers) the primary reports: the same in every worker.
+      aggregator: 'max',
       registers,
     }),
   };

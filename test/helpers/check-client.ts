@@ -19,8 +19,8 @@ export type CheckResult =
 export class CheckClient {
   readonly client: grpc.Client;
 
-  constructor(port: number, host = '127.0.0.1') {
-    this.client = new grpc.Client(`${host}:${port}`, grpc.credentials.createInsecure());
+  constructor(port: number, host = '127.0.0.1', options: grpc.ChannelOptions = {}) {
+    this.client = new grpc.Client(`${host}:${port}`, grpc.credentials.createInsecure(), options);
   }
 
   /** Sends a CheckRequest (or raw bytes, to test undecodable input) with an optional deadline (ms). */
