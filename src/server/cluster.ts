@@ -71,6 +71,15 @@ export async function runPrimary(config: PortcullisConfig, logger: Logger): Prom
   cluster.on('exit', (worker, code, signal) => {
     workers.delete(worker.id);
     if (stopping) return;
+    if (!announced) {
+      // Never up: a start-up error (its one-line message is on stderr) — exit, do not loop on it.
+      logger.error(
+        { worker: worker.id, workerPid: worker.process.pid, code, signal },
+        'a worker failed to start; stopping',
+      );
+      shutdown(undefined, 1);
+      return;
+    }
     logger.error(
       { worker: worker.id, workerPid: worker.process.pid, code, signal },
       'worker exited; starting another',
@@ -99,38 +108,46 @@ export async function runPrimary(config: PortcullisConfig, logger: Logger): Prom
     );
   }
 
-  for (let i = 0; i < wanted; i++) fork();
+  let finish: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
 
-  return new Promise<number>((resolve) => {
-    const shutdown = (signal: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
+  /** Drains every worker (SIGTERM, then SIGKILL after the grace), closes the admin port, exits `code`. */
+  function shutdown(signal: NodeJS.Signals | undefined, code = 0): void {
+    if (stopping) return;
+    stopping = true;
+    if (signal !== undefined) {
       logger.info(
         { signal, graceMs: config.server.shutdownGrace, workers: workers.size },
         'shutting down: draining the workers',
       );
-      const live = [...workers.values()].map((s) => s.worker);
-      const gone = live.map(
-        (w) =>
-          new Promise<void>((done) => {
-            if (w.isDead()) done();
-            else w.once('exit', () => done());
-          }),
-      );
-      for (const w of live) w.process.kill('SIGTERM');
-      const killer = setTimeout(() => {
-        for (const w of live) if (!w.isDead()) w.process.kill('SIGKILL');
-      }, config.server.shutdownGrace + EXIT_MARGIN_MS);
-      Promise.all(gone)
-        .then(() => closeHttp(admin))
-        .then(() => {
-          clearTimeout(killer);
-          logger.info('portcullis stopped');
-          logger.flush?.();
-          resolve(0);
-        });
-    };
-    process.once('SIGTERM', shutdown);
-    process.once('SIGINT', shutdown);
-  });
+    }
+    const live = [...workers.values()].map((s) => s.worker);
+    const gone = live.map(
+      (w) =>
+        new Promise<void>((exited) => {
+          if (w.isDead()) exited();
+          else w.once('exit', () => exited());
+        }),
+    );
+    for (const w of live) if (!w.isDead()) w.process.kill('SIGTERM');
+    const killer = setTimeout(() => {
+      for (const w of live) if (!w.isDead()) w.process.kill('SIGKILL');
+    }, config.server.shutdownGrace + EXIT_MARGIN_MS);
+    Promise.all(gone)
+      .then(() => closeHttp(admin))
+      .then(() => {
+        clearTimeout(killer);
+        logger.info('portcullis stopped');
+        logger.flush?.();
+        finish(code);
+      });
+  }
+
+  // Node passes the signal number as a second argument: not an exit code.
+  process.once('SIGTERM', (signal) => shutdown(signal));
+  process.once('SIGINT', (signal) => shutdown(signal));
+  for (let i = 0; i < wanted; i++) fork();
+  return done;
 }
