@@ -4,7 +4,7 @@ import type { PolicyInput } from '../policy/index.js';
 import type { ResolveResult, Resolvers } from '../resolver/index.js';
 import { createRolloutEvaluator } from '../rollout/index.js';
 import type { DecisionLogger } from '../telemetry/index.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import { histogramChild, type Metrics } from '../telemetry/metrics.js';
 import type {
   AuthzInput,
   Decision,
@@ -89,6 +89,7 @@ export function identityDeny(failure: IdentityFailure): Decision {
 export function createAuthorizer(deps: AuthorizerDeps) {
   const now = deps.now ?? Date.now;
   const { metrics } = deps;
+  const evalDuration = histogramChild(metrics.evalDuration, {});
   // Safe change (docs/safe-change.md): candidate shadowing, failure modes, break-glass.
   const rollout = createRolloutEvaluator(metrics);
 
@@ -120,7 +121,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
         ...(target?.resource === undefined ? {} : { resource: target.resource }),
       };
       ({ decision, candidate } = rollout.evaluate(active, policyInput));
-      metrics.evalDuration.observe(decision.evalMicros / 1e6);
+      evalDuration.observe(decision.evalMicros / 1e6);
       if (decision.errors.length > 0)
         metrics.evalErrors.inc({ policy: decision.policy || 'none' }, decision.errors.length);
       for (const s of decision.shadow) {

@@ -5,7 +5,7 @@ import type { Responder } from '../decision/index.js';
 import { type ErrorCode, isPortcullisError } from '../errors.js';
 import { type CheckRequest, CheckRequestSchema } from '../gen/envoy/service/auth/v3/external_auth_pb.js';
 import type { CheckSpan, CheckTracer } from '../telemetry/index.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import { type HistogramChild, histogramChild, type Metrics } from '../telemetry/metrics.js';
 import type { Authorized, Authorizer } from './authorizer.js';
 import { decodeCheckRequest, type Undecodable } from './check-request-decoder.js';
 import type { CheckRequestView } from './check-request-view.js';
@@ -68,11 +68,11 @@ export function createCheckHandler(
   const { authorizer, responder, metrics, tracer } = deps;
   let inFlight = 0;
   const inFlightGauge = metrics.inFlight.labels({ api: 'grpc' });
-  // One child per outcome instead of a label object per call (a child creates no series until used).
-  const durations: Record<Outcome, { observe(seconds: number): void }> = {
-    allow: metrics.checkDuration.labels({ api: 'grpc', outcome: 'allow' }),
-    deny: metrics.checkDuration.labels({ api: 'grpc', outcome: 'deny' }),
-    fault: metrics.checkDuration.labels({ api: 'grpc', outcome: 'fault' }),
+  // One hot-path child per outcome instead of a label object per call (each series starts at zero).
+  const durations: Record<Outcome, HistogramChild> = {
+    allow: histogramChild(metrics.checkDuration, { api: 'grpc', outcome: 'allow' }),
+    deny: histogramChild(metrics.checkDuration, { api: 'grpc', outcome: 'deny' }),
+    fault: histogramChild(metrics.checkDuration, { api: 'grpc', outcome: 'fault' }),
   };
 
   /** One Check in progress: answered once, whichever of decision, fault, deadline or cancel comes first. */

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type LabelValues, Registry } from 'prom-client';
 
 /**
  * Every Prometheus metric Portcullis exports, defined in this one file.
@@ -144,6 +144,70 @@ class PendingDecisions {
       }
     }
   }
+}
+
+/** prom-client's record of one histogram series (lib/histogram.js), as Histogram#observe updates it. */
+interface SeriesRecord {
+  readonly labels: object;
+  readonly bucketValues: Record<string, number>;
+  sum: number;
+  count: number;
+}
+
+/** The prom-client Histogram fields a HistogramChild reads. */
+interface HistogramInternals {
+  readonly hashMap?: Record<string, SeriesRecord | undefined>;
+  readonly upperBounds?: readonly number[];
+}
+
+/** A fixed-label series of a histogram for the hot path. */
+export interface HistogramChild {
+  observe(value: number): void;
+}
+
+/**
+ * A fixed-label child of a prom-client Histogram for the hot path: observe() updates the series'
+ * record in place — its bucket, sum and count, exactly as Histogram#observe does — without building,
+ * validating and hashing a label object on every call (~1 µs → tens of ns). The series is created
+ * at zero up front (Histogram#zero). Whenever the record is not the one it found (after a reset) or
+ * the value is not finite, it goes through Histogram#observe itself; if prom-client's internals ever
+ * differ from what it expects, it only ever does that. test/unit/telemetry/metrics.test.ts compares
+ * the expositions of both paths.
+ */
+export function histogramChild<L extends string>(
+  histogram: Histogram<L>,
+  labels: LabelValues<L>,
+): HistogramChild {
+  const stock: HistogramChild = { observe: (value) => histogram.observe(labels, value) };
+  const inner = histogram as unknown as HistogramInternals;
+  const bounds = inner.upperBounds;
+  if (inner.hashMap === undefined || !Array.isArray(bounds)) return stock;
+  histogram.zero(labels);
+  const map = inner.hashMap;
+  const key = Object.keys(map).find((k) => map[k]?.labels === labels);
+  const names = bounds.map(String);
+  const found = key === undefined ? undefined : map[key];
+  if (key === undefined || found === undefined || names.some((n) => !(n in found.bucketValues))) return stock;
+  let record = found;
+  return {
+    observe(value: number): void {
+      const current = (histogram as unknown as HistogramInternals).hashMap?.[key];
+      if (current !== record || !Number.isFinite(value)) {
+        histogram.observe(labels, value);
+        const again = (histogram as unknown as HistogramInternals).hashMap?.[key];
+        if (again !== undefined && names.every((n) => n in again.bucketValues)) record = again;
+        return;
+      }
+      for (let i = 0; i < bounds.length; i++) {
+        if (value <= bounds[i]!) {
+          record.bucketValues[names[i]!]! += 1;
+          break;
+        }
+      }
+      record.sum += value;
+      record.count += 1;
+    },
+  };
 }
 
 /** Fixed-label children of a counter counted in plain numbers, handed to prom-client at each read. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CHECK_LATENCY_BUCKETS, createMetrics, type Metrics } from '../../../src/telemetry/index.js';
+import { histogramChild } from '../../../src/telemetry/metrics.js';
 import { havePromtool, promtool } from './promtool.js';
 
 /** One sample for every Portcullis metric, so the exposition holds each name. */
@@ -25,6 +26,47 @@ const FORBIDDEN_LABELS =
   /^(path|url|uri|principal|user|sub|subject|token|id|decision_?id|request_?id|ip|address|host)$/;
 
 describe('metrics', () => {
+  it('a histogramChild records exactly what Histogram#observe does, also across a reset', async () => {
+    const fast = createMetrics({ defaultMetrics: false });
+    const stock = createMetrics({ defaultMetrics: false });
+    const labels = { api: 'grpc', outcome: 'allow' } as const;
+    const child = histogramChild(fast.checkDuration, labels);
+    const evalChild = histogramChild(fast.evalDuration, {});
+    // Bounds exactly, between them, below the first, above the last, zero and random values.
+    const values = [
+      ...CHECK_LATENCY_BUCKETS,
+      ...CHECK_LATENCY_BUCKETS.map((b) => b * 1.5),
+      0,
+      1e-9,
+      3,
+      ...Array.from({ length: 500 }, (_, i) => ((i * 7919) % 1000) / 3000),
+    ];
+    const both = (v: number) => {
+      child.observe(v);
+      evalChild.observe(v / 100);
+      stock.checkDuration.observe(labels, v);
+      stock.evalDuration.observe(v / 100);
+    };
+    // The fast side created its series at zero up front; do the same on the stock side.
+    stock.checkDuration.zero(labels);
+    stock.evalDuration.zero({});
+    for (const v of values) both(v);
+    const text = async (m: Metrics) =>
+      (await m.registry.getSingleMetricAsString('portcullis_check_duration_seconds')) +
+      (await m.registry.getSingleMetricAsString('portcullis_policy_evaluation_duration_seconds'));
+    expect(await text(fast)).toBe(await text(stock));
+    expect(await text(fast)).toContain(
+      `portcullis_check_duration_seconds_count{api="grpc",outcome="allow"} ${values.length}`,
+    );
+    // After a reset the child goes on recording into the new series.
+    fast.checkDuration.reset();
+    stock.checkDuration.reset();
+    for (const v of values.slice(0, 50)) both(v);
+    expect(await text(fast)).toBe(await text(stock));
+    // Not a number is refused as Histogram#observe refuses it.
+    expect(() => child.observe(Number.NaN)).toThrow(TypeError);
+  });
+
   it('countDecision adds to portcullis_decisions_total as inc() does, by label set, at every read', async () => {
     const m = createMetrics({ defaultMetrics: false });
     const read = async () =>
