@@ -67,7 +67,7 @@ export function createCheckHandler(
 ): grpc.handleUnaryCall<CheckRequestView | Undecodable, Uint8Array> {
   const { authorizer, responder, metrics, tracer } = deps;
   let inFlight = 0;
-  const inFlightGauge = metrics.inFlight.labels({ api: 'grpc' });
+  metrics.inFlightFrom('grpc', () => inFlight);
   // One hot-path child per outcome instead of a label object per call (each series starts at zero).
   const durations: Record<Outcome, HistogramChild> = {
     allow: histogramChild(metrics.checkDuration, { api: 'grpc', outcome: 'allow' }),
@@ -94,7 +94,6 @@ export function createCheckHandler(
       this.finished = true;
       if (this.timer) clearTimeout(this.timer);
       inFlight--;
-      inFlightGauge.dec();
       durations[outcome].observe(Number(process.hrtime.bigint() - this.startNs) / 1e9);
       this.span?.end({
         outcome,
@@ -155,7 +154,6 @@ export function createCheckHandler(
   return function check(call, callback) {
     const c = new CheckCall(call, callback);
     inFlight++;
-    inFlightGauge.inc();
     if (inFlight > options.maxInFlight) {
       c.fault(grpc.status.RESOURCE_EXHAUSTED, 'resource_exhausted', 'too many Checks in flight');
       return;

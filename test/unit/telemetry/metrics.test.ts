@@ -26,6 +26,16 @@ const FORBIDDEN_LABELS =
   /^(path|url|uri|principal|user|sub|subject|token|id|decision_?id|request_?id|ip|address|host)$/;
 
 describe('metrics', () => {
+  it("inFlightFrom reports a front door's own in-flight count whenever the gauge is read", async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    let n = 3;
+    m.inFlightFrom('grpc', () => n);
+    const read = async () => m.registry.getSingleMetricAsString('portcullis_checks_in_flight');
+    expect(await read()).toContain('portcullis_checks_in_flight{api="grpc"} 3');
+    n = 0;
+    expect(await read()).toContain('portcullis_checks_in_flight{api="grpc"} 0');
+  });
+
   it('a histogramChild records exactly what Histogram#observe does, also across a reset', async () => {
     const fast = createMetrics({ defaultMetrics: false });
     const stock = createMetrics({ defaultMetrics: false });
@@ -127,8 +137,8 @@ describe('metrics', () => {
     const labels = all.flatMap((metric) => metric.values.flatMap((v) => Object.keys(v.labels)));
     expect(labels.filter((l) => l !== 'le' && FORBIDDEN_LABELS.test(l))).toEqual([]);
     expect(all.every((metric) => metric.name.startsWith('portcullis_'))).toBe(true);
-    // every handle but `registry` and the hot-path helpers `countDecision` and `cacheCounter`
-    expect(all).toHaveLength(Object.keys(m).length - 3);
+    // every handle but `registry` and the hot-path helpers `countDecision`, `cacheCounter`, `inFlightFrom`
+    expect(all).toHaveLength(Object.keys(m).length - 4);
   });
 
   it('Check latency buckets span 50 µs … 250 ms', () => {
