@@ -98,59 +98,6 @@ export interface Metrics {
   readonly rolloutInfo: Gauge<'track' | 'candidate'>;
 }
 
-/** One decision label set and what was counted for it since the last read. */
-interface PendingDecision {
-  readonly labels: Record<'outcome' | 'reason' | 'policy' | 'api', string>;
-  n: number;
-}
-
-/**
- * Decisions counted as plain numbers per label set until the next read, found through nested maps
- * (api → policy → reason → outcome): label values are the same few strings every time, whose hashes
- * V8 keeps, so a lookup costs a few map probes instead of building and hashing a label key.
- */
-class PendingDecisions {
-  private readonly byApi = new Map<string, Map<string, Map<string, PendingDecision[]>>>();
-  private readonly all: PendingDecision[] = [];
-
-  add(outcome: 'allow' | 'deny', reason: string, policy: string, api: string): void {
-    let byPolicy = this.byApi.get(api);
-    if (byPolicy === undefined) {
-      byPolicy = new Map();
-      this.byApi.set(api, byPolicy);
-    }
-    let byReason = byPolicy.get(policy);
-    if (byReason === undefined) {
-      byReason = new Map();
-      byPolicy.set(policy, byReason);
-    }
-    let pair = byReason.get(reason);
-    if (pair === undefined) {
-      pair = [];
-      byReason.set(reason, pair);
-    }
-    const i = outcome === 'allow' ? 0 : 1;
-    const e = pair[i];
-    if (e !== undefined) {
-      e.n++;
-      return;
-    }
-    const created = { labels: { outcome, reason, policy, api }, n: 1 };
-    pair[i] = created;
-    this.all.push(created);
-  }
-
-  /** Moves what was counted into `counter` (prom-client calls this before the counter is read). */
-  flushInto(counter: Counter<'outcome' | 'reason' | 'policy' | 'api'>): void {
-    for (const e of this.all) {
-      if (e.n > 0) {
-        counter.inc(e.labels, e.n);
-        e.n = 0;
-      }
-    }
-  }
-}
-
 /** prom-client's record of one histogram series (lib/histogram.js), as Histogram#observe updates it. */
 interface SeriesRecord {
   readonly labels: object;
@@ -215,11 +162,16 @@ export function histogramChild<L extends string>(
   };
 }
 
+/** A counter child counted in a plain number. */
+interface Counted {
+  inc(): void;
+}
+
 /** Fixed-label children of a counter counted in plain numbers, handed to prom-client at each read. */
 class BufferedChildren<L extends string> {
   private readonly children: { readonly labels: Record<L, string>; n: number }[] = [];
 
-  child(labels: Record<L, string>): { inc(): void } {
+  child(labels: Record<L, string>): Counted {
     const c = { labels, n: 0 };
     this.children.push(c);
     return {
@@ -240,6 +192,45 @@ class BufferedChildren<L extends string> {
   }
 }
 
+/** The labels of portcullis_decisions_total. */
+type DecisionLabel = 'outcome' | 'reason' | 'policy' | 'api';
+
+/**
+ * Buffered children of the decisions counter, found through nested maps (api → policy → reason →
+ * [allow, deny]): label values are the same few strings every time, whose hashes V8 keeps, so a
+ * lookup costs a few map probes instead of building and hashing a label key.
+ */
+class PendingDecisions {
+  private readonly byApi = new Map<string, Map<string, Map<string, Counted[]>>>();
+
+  constructor(private readonly children: BufferedChildren<DecisionLabel>) {}
+
+  add(outcome: 'allow' | 'deny', reason: string, policy: string, api: string): void {
+    let byPolicy = this.byApi.get(api);
+    if (byPolicy === undefined) {
+      byPolicy = new Map();
+      this.byApi.set(api, byPolicy);
+    }
+    let byReason = byPolicy.get(policy);
+    if (byReason === undefined) {
+      byReason = new Map();
+      byPolicy.set(policy, byReason);
+    }
+    let pair = byReason.get(reason);
+    if (pair === undefined) {
+      pair = [];
+      byReason.set(reason, pair);
+    }
+    const i = outcome === 'allow' ? 0 : 1;
+    let child = pair[i];
+    if (child === undefined) {
+      child = this.children.child({ outcome, reason, policy, api });
+      pair[i] = child;
+    }
+    child.inc();
+  }
+}
+
 /** Creates the metric set on a fresh registry (or the given one), with default Node process metrics. */
 export function createMetrics(options: { registry?: Registry; defaultMetrics?: boolean } = {}): Metrics {
   const registry = options.registry ?? new Registry();
@@ -248,7 +239,8 @@ export function createMetrics(options: { registry?: Registry; defaultMetrics?: b
     for (const name of NONCONFORMING_DEFAULT_METRICS) registry.removeSingleMetric(name);
   }
   const registers = [registry];
-  const pendingDecisions = new PendingDecisions();
+  const decisionChildren = new BufferedChildren<DecisionLabel>();
+  const pendingDecisions = new PendingDecisions(decisionChildren);
   const cacheChildren = new BufferedChildren<'cache' | 'result'>();
   const inFlightSources = new Map<string, () => number>();
   const metrics: Metrics = {
@@ -259,7 +251,7 @@ export function createMetrics(options: { registry?: Registry; defaultMetrics?: b
       labelNames: ['outcome', 'reason', 'policy', 'api'],
       registers,
       collect() {
-        pendingDecisions.flushInto(this);
+        decisionChildren.flushInto(this);
       },
     }),
     countDecision: (outcome, reason, policy, api) => pendingDecisions.add(outcome, reason, policy, api),
