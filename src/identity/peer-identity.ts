@@ -8,6 +8,7 @@ import { type KindedFailure, peerFailure } from './failure.js';
 import { compileGlobs, type GlobMatcher } from './glob.js';
 import { sha256 } from './hash.js';
 import { LruCache } from './lru.js';
+import { RecentStrings } from './recent.js';
 import { parseSpiffeId, type SpiffeId, type SpiffeIdResult } from './spiffe-id.js';
 import type { TrustBundleStore } from './trust-bundle.js';
 import { type SvidResult, verifyX509Svid } from './x509-svid.js';
@@ -90,11 +91,9 @@ export function createPeerResolver(opts: PeerOptions): PeerResolver {
 class PeerIdentifier {
   /** Keyed by SHA-256 of the certificate as sent (`s:`) or of the PEM (`p:`, XFCC and other doors). */
   private readonly certCache: LruCache<CachedSvid>;
-  /** The last few certificates seen: text, key space (as sent or PEM) and entry (round robin). */
-  private readonly recentKeys: string[] = new Array<string>(RECENT_CERTIFICATES).fill('');
-  private readonly recentSent: boolean[] = new Array<boolean>(RECENT_CERTIFICATES).fill(false);
-  private readonly recentEntries: (CachedSvid | undefined)[] = new Array(RECENT_CERTIFICATES);
-  private recentNext = 0;
+  /** The last few certificates seen, one memo per key space (as sent, PEM). */
+  private readonly recentSent = new RecentStrings<CachedSvid>(RECENT_CERTIFICATES);
+  private readonly recentPem = new RecentStrings<CachedSvid>(RECENT_CERTIFICATES);
   private readonly idCache = new LruCache<SpiffeIdResult>(4096);
   private readonly trustedId: GlobMatcher;
   private readonly trustedAddresses: BlockList;
@@ -181,13 +180,9 @@ class PeerIdentifier {
     const bundles = this.opts.bundles;
     const asSent = cert.certificateAsSent !== undefined;
     const text = cert.certificateAsSent ?? cert.certificate;
-    for (let i = 0; i < RECENT_CERTIFICATES; i++) {
-      if (this.recentKeys[i] === text && this.recentSent[i] === asSent) {
-        const recent = this.recentEntries[i];
-        if (this.fresh(recent, nowMs)) return recent.result;
-        break;
-      }
-    }
+    const recent = asSent ? this.recentSent : this.recentPem;
+    const remembered = recent.get(text);
+    if (this.fresh(remembered, nowMs)) return remembered.result;
     const key = sha256(asSent ? `s:${text}` : `p:${text}`);
     let entry = this.certCache.get(key);
     if (!this.fresh(entry, nowMs)) {
@@ -200,27 +195,13 @@ class PeerIdentifier {
       entry = { result, expiresAt, version: bundles.version };
       this.certCache.set(key, entry);
     }
-    this.remember(text, asSent, entry);
+    recent.set(text, entry);
     return entry.result;
   }
 
   /** Whether a cached verification still stands: same trust bundles, before its expiry. */
   private fresh(e: CachedSvid | undefined, nowMs: number): e is CachedSvid {
     return e !== undefined && e.version === this.opts.bundles.version && nowMs < e.expiresAt;
-  }
-
-  private remember(text: string, asSent: boolean, entry: CachedSvid): void {
-    for (let i = 0; i < RECENT_CERTIFICATES; i++) {
-      if (this.recentKeys[i] === text && this.recentSent[i] === asSent) {
-        this.recentEntries[i] = entry;
-        return;
-      }
-    }
-    const slot = this.recentNext;
-    this.recentKeys[slot] = text;
-    this.recentSent[slot] = asSent;
-    this.recentEntries[slot] = entry;
-    this.recentNext = (slot + 1) % RECENT_CERTIFICATES;
   }
 
   private parseCached(principal: string): SpiffeIdResult {

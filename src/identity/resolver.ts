@@ -11,6 +11,7 @@ import { JwtVerifier, type SvidRuntime } from './jwt-verifier.js';
 import { createPeerResolver, type PeerOptions } from './peer-identity.js';
 import { buildTokenIdentity, peerPrincipal, type TokenIdentity, tokenPrincipal } from './principal.js';
 import { loadProviders } from './providers.js';
+import { RecentStrings } from './recent.js';
 import { TokenCache } from './token-cache.js';
 import { createTokenExtractor } from './token-source.js';
 import { TrustBundleStore } from './trust-bundle.js';
@@ -42,8 +43,6 @@ const DEFAULT_MAPPING = {
 /** Failures that a JWKS refresh may cure: never remembered as negative. */
 /** Tokens whose cache keys are remembered (see tokenKey). */
 const RECENT_TOKENS = 4;
-/** Fills empty slots of the recent-token memo: no token is a NUL character. */
-const NO_TOKEN = '\u0000';
 const NOT_NEGATIVE_CACHED = new Set(['jwks_unavailable', 'token_key_unknown']);
 
 /**
@@ -132,9 +131,8 @@ class Resolver implements IdentityResolver {
   private readonly extract;
   private readonly classify;
   private readonly cache: TokenCache<Cached>;
-  /** The last RECENT_TOKENS tokens and their keys, as [token, key, token, key, …] (round robin). */
-  private readonly recentTokens: string[] = new Array<string>(2 * RECENT_TOKENS).fill(NO_TOKEN);
-  private recentNext = 0;
+  /** The last RECENT_TOKENS tokens and their cache keys. */
+  private readonly recentTokens = new RecentStrings<string>(RECENT_TOKENS);
   private readonly jwtEnabled: boolean;
   private readonly counters;
   private readonly mappingByIssuer;
@@ -206,12 +204,10 @@ class Resolver implements IdentityResolver {
    * caller's token is recognised by string comparison (tens of ns) instead of hashed (~1–2 µs).
    */
   private tokenKey(token: string): string {
-    const recent = this.recentTokens;
-    for (let i = 0; i < recent.length; i += 2) if (recent[i] === token) return recent[i + 1]!;
+    const remembered = this.recentTokens.get(token);
+    if (remembered !== undefined) return remembered;
     const key = sha256(token);
-    recent[this.recentNext] = token;
-    recent[this.recentNext + 1] = key;
-    this.recentNext = (this.recentNext + 2) % recent.length;
+    this.recentTokens.set(token, key);
     return key;
   }
 
