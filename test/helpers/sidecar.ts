@@ -25,18 +25,30 @@ export interface Sidecar {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** `serve` flags putting every listener on a free port. */
+export const FREE_PORTS: readonly string[] = [
+  '--grpc-port',
+  '0',
+  '--admin-port',
+  '0',
+  '--http-port',
+  '0',
+  '--api-port',
+  '0',
+];
+
+/** A policy file that does not compile (an unknown effect), for start-up error tests. */
+export const BAD_POLICY =
+  'apiVersion: portcullis.dev/v1\nkind: Policy\nmetadata: { name: bad }\nrules:\n  - id: r1\n    effect: MAYBE\n';
+
 /** Starts `portcullis serve` on free ports and waits for its "portcullis serving" line. */
 export async function startSidecar(args: string[] = [], env: Record<string, string> = {}): Promise<Sidecar> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`make build\` first`);
-  const proc = spawn(
-    process.execPath,
-    [CLI, 'serve', '--grpc-port', '0', '--admin-port', '0', '--http-port', '0', '--api-port', '0', ...args],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const proc = spawn(process.execPath, [CLI, 'serve', ...FREE_PORTS, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // Never leave a sidecar behind when the test worker exits, whatever happened in the test.
   const reap = () => proc.kill('SIGKILL');
   process.once('exit', reap);

@@ -8,7 +8,7 @@ import { CheckClient } from '../helpers/check-client.js';
 import { healthCheck, healthWatch, ServingStatus } from '../helpers/health-client.js';
 import { policyDir, startInProcess } from '../helpers/in-process.js';
 import { checkRequest } from '../helpers/requests.js';
-import { runCli, startSidecar } from '../helpers/sidecar.js';
+import { BAD_POLICY, FREE_PORTS, runCli, startSidecar } from '../helpers/sidecar.js';
 
 const HEALTH_SERVICES = ['', 'envoy.service.auth.v3.Authorization'];
 
@@ -46,21 +46,8 @@ describe('start-up errors: one clear message, non-zero exit, no stack', () => {
   });
 
   it('policies that do not compile: every problem with file:line:column', async () => {
-    const dir = await policyDir({
-      'bad.yaml':
-        'apiVersion: portcullis.dev/v1\nkind: Policy\nmetadata: { name: bad }\nrules:\n  - id: r1\n    effect: MAYBE\n',
-    });
-    const r = await runCli([
-      'serve',
-      '--policies',
-      dir,
-      '--grpc-port',
-      '0',
-      '--admin-port',
-      '0',
-      '--http-port',
-      '0',
-    ]);
+    const dir = await policyDir({ 'bad.yaml': BAD_POLICY });
+    const r = await runCli(['serve', '--policies', dir, ...FREE_PORTS]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/bad\.yaml:\d+:\d+/);
     expect(r.stderr).not.toMatch(/^\s+at /m);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckClient } from '../helpers/check-client.js';
 import { policyDir } from '../helpers/in-process.js';
 import { checkRequest } from '../helpers/requests.js';
-import { runCli, type Sidecar, startSidecar } from '../helpers/sidecar.js';
+import { BAD_POLICY, FREE_PORTS, runCli, type Sidecar, startSidecar } from '../helpers/sidecar.js';
 
 const FRONTEND = 'spiffe://cluster.local/ns/shop/sa/frontend';
 
@@ -151,26 +151,9 @@ describe('server.workers: 2 — one port, two processes, one admin view', () => 
 
 describe('server.workers: 2 — a start-up error', () => {
   it('policies that do not compile: the error once, exit non-zero, no restart loop', async () => {
-    const dir = await policyDir({
-      'bad.yaml':
-        'apiVersion: portcullis.dev/v1\nkind: Policy\nmetadata: { name: bad }\nrules:\n  - id: r1\n    effect: MAYBE\n',
-    });
+    const dir = await policyDir({ 'bad.yaml': BAD_POLICY });
     const started = Date.now();
-    const r = await runCli([
-      'serve',
-      '--policies',
-      dir,
-      '--grpc-port',
-      '0',
-      '--admin-port',
-      '0',
-      '--http-port',
-      '0',
-      '--api-port',
-      '0',
-      '--set',
-      'server.workers=2',
-    ]);
+    const r = await runCli(['serve', '--policies', dir, ...FREE_PORTS, '--set', 'server.workers=2']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/bad\.yaml:\d+:\d+/);
     expect(r.stdout).toContain('a worker failed to start; stopping');
